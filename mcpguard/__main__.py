@@ -1,0 +1,5 @@
+"""Entry point for ``python -m mcpguard``."""
+
+from mcpguard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,471 @@
+"""The ``mcpguard`` command: the shim (``run``) and everything a user does without the tray.
+
+Each subcommand imports what it needs when it runs, so ``mcpguard run`` (started for every server,
+every time a client starts) pays for nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from mcpguard import __version__
+from mcpguard.errors import McpGuardError
+
+if TYPE_CHECKING:
+    from mcpguard.paths import AppPaths
+    from mcpguard.pinning.store import ItemView, ServerRecord, Store
+
+DEFAULT_CLIENT = "unknown"
+ITEM_KINDS = ("tool", "prompt", "resource_template")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        _parser().print_help(sys.stderr)
+        return 2
+    try:
+        result: int = handler(args)
+        return result
+    except McpGuardError as exc:
+        print(f"mcpguard: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mcpguard",
+        description="Guard the MCP servers your AI clients start: pin their tools, approve changes, log calls.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcpguard {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start an MCP server through the guard (what client configs launch)")
+    run.add_argument("--name", required=True, help="the server's name in the client's config")
+    run.add_argument("--client", default=DEFAULT_CLIENT, help="the AI client that launches it")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]: the real server")
+    run.set_defaults(handler=_cmd_run)
+
+    pins = sub.add_parser("pins", help="list, inspect, approve and deny pinned definitions")
+    pins_sub = pins.add_subparsers(title="pins commands", metavar="ACTION")
+
+    p = pins_sub.add_parser("list", help="every server and item with its status and findings")
+    p.add_argument("--json", action="store_true", help="machine-readable output (see docs/cli.md)")
+    p.set_defaults(handler=_cmd_pins_list)
+
+    p = pins_sub.add_parser("show", help="a server's identity and items, or one item in full with its history")
+    _server_args(p)
+    p.add_argument("item", nargs="?", help="a tool (or prompt / resource template) name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_pins_show)
+
+    p = pins_sub.add_parser("diff", help="a readable diff of the approved and the live definition")
+    _server_args(p)
+    p.add_argument("item", help="a tool (or prompt / resource template) name")
+    p.set_defaults(handler=_cmd_pins_diff)
+
+    p = pins_sub.add_parser(
+        "approve",
+        help="approve the live definitions",
+        description="Without ITEMs, approve the server's identity (command line, serverInfo, instructions). "
+        "With ITEMs, approve those. With --all, approve everything the server shows now.",
+    )
+    _server_args(p)
+    p.add_argument("items", nargs="*", metavar="ITEM")
+    p.add_argument("--all", action="store_true", help="the identity and every item")
+    p.set_defaults(handler=_cmd_pins_decide, decision="approve")
+
+    p = pins_sub.add_parser("deny", help="refuse the live definitions of items")
+    _server_args(p)
+    p.add_argument("items", nargs="+", metavar="ITEM")
+    p.set_defaults(handler=_cmd_pins_decide, decision="deny", all=False)
+
+    p = pins_sub.add_parser("revoke", help="withdraw approvals: the items go back to pending")
+    _server_args(p)
+    p.add_argument("items", nargs="+", metavar="ITEM")
+    p.set_defaults(handler=_cmd_pins_decide, decision="revoke", all=False)
+
+    p = pins_sub.add_parser("forget", help="drop a server with all its pins and history")
+    _server_args(p)
+    p.set_defaults(handler=_cmd_pins_forget)
+
+    logp = sub.add_parser("log", help="the tool-call log")
+    logp.add_argument("--follow", "-f", action="store_true", help="keep printing new calls as they happen")
+    logp.add_argument("--json", action="store_true", help="one JSON object per line (see docs/cli.md)")
+    logp.add_argument("--server", help="only calls to this server")
+    logp.add_argument("--limit", "-n", type=int, default=50, help="how many recent calls (default 50; 0: all)")
+    logp.set_defaults(handler=_cmd_log)
+    log_sub = logp.add_subparsers(title="log commands", metavar="ACTION")
+    p = log_sub.add_parser("verify", help="check the log's hash chain for edited, moved or deleted rows")
+    p.set_defaults(handler=_cmd_log_verify)
+
+    setp = sub.add_parser("settings", help="show or change settings")
+    setp.add_argument("key", nargs="?", choices=sorted(SETTINGS), help="a setting")
+    setp.add_argument("value", nargs="?", help="its new value")
+    setp.set_defaults(handler=_cmd_settings)
+
+    demo = sub.add_parser("demo", help="watch mcpguard guard a bundled demo server, in the terminal")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's profile (printed) instead of a temp one")
+    demo.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def _server_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("server", metavar="NAME", help="the server's name")
+    p.add_argument("--client", help="the client, when several clients have a server of that name")
+
+
+# -- run -------------------------------------------------------------------------------------------
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print(
+            "mcpguard: run needs the server's command after --, e.g. mcpguard run --name x -- npx server",
+            file=sys.stderr,
+        )
+        return 2
+    from mcpguard import logs
+    from mcpguard.audit import AuditLog
+    from mcpguard.paths import AppPaths
+    from mcpguard.pinning.store import Store
+    from mcpguard.proxy.pipeline import Pipeline
+    from mcpguard.proxy.session import Session
+    from mcpguard.proxy.shim import Shim
+    from mcpguard.proxy.steps import default_steps
+
+    paths = AppPaths.from_env()
+    logs.setup(paths, prefix="shim")
+    store = Store.open(paths)
+    session = Session(store, client=args.client, name=args.name, command=command)
+    shim = Shim(Pipeline(session, default_steps()), AuditLog(store), command)
+    return shim.run()
+
+
+# -- pins ------------------------------------------------------------------------------------------
+
+
+def _open() -> tuple[AppPaths, Store]:
+    from mcpguard.paths import AppPaths
+    from mcpguard.pinning.store import Store
+
+    paths = AppPaths.from_env()
+    return paths, Store.open(paths)
+
+
+def _resolve(store: Store, name: str, client: str | None) -> ServerRecord:
+    from mcpguard.errors import UnknownServer
+
+    found = store.find_servers(name, client)
+    if not found:
+        known = ", ".join(sorted({s.name for s in store.servers()})) or "none yet"
+        raise UnknownServer(f"no server named {name!r} is known (known servers: {known})")
+    if len(found) > 1:
+        clients = ", ".join(s.client for s in found)
+        raise UnknownServer(f"several clients have a server named {name!r} ({clients}); add --client")
+    return found[0]
+
+
+def _find_item(store: Store, server: ServerRecord, name: str) -> ItemView:
+    from mcpguard.errors import UnknownItem
+
+    for kind in ITEM_KINDS:
+        try:
+            return store.item(server.id, kind, name)
+        except UnknownItem:
+            continue
+    names = ", ".join(v.name for v in store.items(server.id) if v.kind in ITEM_KINDS) or "none"
+    raise UnknownItem(f"the server {server.name!r} has no tool, prompt or template named {name!r} (it has: {names})")
+
+
+def _findings_summary(findings: list[dict[str, str]]) -> str:
+    if not findings:
+        return ""
+    kinds: dict[str, str] = {}
+    for f in findings:
+        kinds.setdefault(f.get("kind", "?"), f.get("severity", "?"))
+    return f"{len(findings)} finding{'s' if len(findings) != 1 else ''}: " + ", ".join(
+        f"{k} ({s})" for k, s in kinds.items()
+    )
+
+
+def _cmd_pins_list(args: argparse.Namespace) -> int:
+    import json
+
+    from mcpguard.pinning.fingerprint import short
+    from mcpguard.pinning.store import pins_to_json
+
+    _, store = _open()
+    servers = store.servers()
+    if args.json:
+        doc = [{"server": s.name, "client": s.client, "items": pins_to_json(store.items(s.id))} for s in servers]
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+    if not servers:
+        print("No servers seen yet. Servers appear here the first time a client starts them through mcpguard.")
+        return 0
+    for s in servers:
+        items = store.items(s.id)
+        identity = {v.kind: v for v in items if v.kind not in ITEM_KINDS}
+        command = identity.get("command")
+        state = command.status.value if command else "unknown"
+        print(f"{s.name}  (client {s.client})  identity: {state}")
+        for v in items:
+            if v.kind not in ITEM_KINDS and v.status.value == "approved":
+                continue
+            fp = short(v.live.fingerprint) if v.live else "-"
+            label = v.kind.replace("_", " ")
+            name = v.name or "-"
+            findings = _findings_summary(v.live.findings if v.live else [])
+            print(f"  {label:<17} {name:<28} {v.status.value:<9} {fp}  {findings}".rstrip())
+    return 0
+
+
+def _cmd_pins_show(args: argparse.Namespace) -> int:
+    import json
+
+    from mcpguard.pinning.store import pins_to_json
+
+    _, store = _open()
+    server = _resolve(store, args.server, args.client)
+    if args.item is None:
+        items = store.items(server.id)
+        if args.json:
+            print(json.dumps({"server": server.name, "client": server.client, "items": pins_to_json(items)}, indent=2))
+            return 0
+        print(f"server  {server.name}  (client {server.client})")
+        for v in items:
+            if v.kind in ITEM_KINDS:
+                continue
+            print(f"{v.kind.replace('_', ' '):<13} {v.status.value}")
+            if v.live is not None:
+                print(_indent(_pretty(v.live.definition)))
+        for v in items:
+            if v.kind in ITEM_KINDS:
+                print(f"{v.kind.replace('_', ' '):<17} {v.name:<28} {v.status.value}")
+        return 0
+    view = _find_item(store, server, args.item)
+    history = store.history(view.id)
+    if args.json:
+        doc = pins_to_json([view])[0]
+        doc["live_definition"] = view.live.definition if view.live else None
+        doc["approved_definition"] = view.approved.definition if view.approved else None
+        doc["history"] = [
+            {"fingerprint": d.fingerprint, "decision": d.decision, "actor": d.actor, "time": d.at, "note": d.note}
+            for d in history
+        ]
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+    from mcpguard.scanner import reveal
+
+    print(f"{view.kind.replace('_', ' ')} {view.name!r} of {server.name} (client {server.client}): {view.status.value}")
+    if view.live is not None:
+        print(f"live fingerprint     {view.live.fingerprint}")
+    if view.approved is not None:
+        print(f"approved fingerprint {view.approved.fingerprint}")
+    if view.live is not None:
+        print("live definition (hidden characters shown as ⟦…⟧):")
+        print(_indent(reveal(_pretty(view.live.definition))))
+        for f in view.live.findings:
+            print(f"  ! {f.get('severity')}: {f.get('kind')} in {f.get('where')}: {f.get('explanation')}")
+    if history:
+        print("history:")
+        for d in history:
+            print(f"  {_time(d.at)}  {d.decision:<7} by {d.actor:<20} {d.fingerprint[:22]}…")
+    return 0
+
+
+def _cmd_pins_diff(args: argparse.Namespace) -> int:
+    import difflib
+
+    from mcpguard.scanner import reveal
+
+    _, store = _open()
+    server = _resolve(store, args.server, args.client)
+    view = _find_item(store, server, args.item)
+    if view.live is None:
+        print(f"{view.name!r} has no live definition")
+        return 1
+    if view.approved is None:
+        print(f"{view.name!r} has never been approved; its live definition is all new:")
+        print(_indent(reveal(_pretty(view.live.definition))))
+        return 0
+    if view.approved.fingerprint == view.live.fingerprint:
+        print(f"{view.name!r}: the live definition is the approved one.")
+        return 0
+    old = reveal(_pretty(view.approved.definition)).splitlines(keepends=True)
+    new = reveal(_pretty(view.live.definition)).splitlines(keepends=True)
+    sys.stdout.writelines(
+        difflib.unified_diff(
+            old, new, fromfile=f"approved {view.approved.fingerprint}", tofile=f"live {view.live.fingerprint}"
+        )
+    )
+    for f in view.live.findings:
+        print(f"! {f.get('severity')}: {f.get('kind')} in {f.get('where')}: {f.get('explanation')}")
+    return 0
+
+
+def _cmd_pins_decide(args: argparse.Namespace) -> int:
+    import getpass
+
+    from mcpguard.pinning.store import IDENTITY_KINDS
+
+    _, store = _open()
+    server = _resolve(store, args.server, args.client)
+    actor = f"cli:{getpass.getuser()}"
+    targets: list[ItemView] = []
+    items = store.items(server.id)
+    if args.decision == "approve" and (args.all or not args.items):
+        targets += [v for v in items if v.kind in IDENTITY_KINDS and v.live is not None]
+    if args.all:
+        targets += [v for v in items if v.kind in ITEM_KINDS and v.live is not None]
+    for name in args.items:
+        targets.append(_find_item(store, server, name))
+    changed = 0
+    for v in targets:
+        if args.decision == "approve" and v.status.value == "approved":
+            continue
+        if args.decision == "revoke" and v.approved is None:
+            print(f"{v.kind} {v.name!r} is not approved; nothing to revoke")
+            continue
+        after = store.decide(server.id, v.kind, v.name, args.decision, actor=actor)
+        changed += 1
+        label = f"{v.kind.replace('_', ' ')} {v.name!r}" if v.name else v.kind.replace("_", " ")
+        print(f"{label}: {after.status.value}")
+    if not changed:
+        print("Nothing to change.")
+    return 0
+
+
+def _cmd_pins_forget(args: argparse.Namespace) -> int:
+    _, store = _open()
+    server = _resolve(store, args.server, args.client)
+    store.forget(server.id)
+    print(f"Forgot {server.name} (client {server.client}); its next start is a first start.")
+    return 0
+
+
+# -- log -------------------------------------------------------------------------------------------
+
+
+def _cmd_log(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from mcpguard.audit import AuditLog
+
+    _, store = _open()
+    audit = AuditLog(store)
+    rows = audit.rows(server=args.server, limit=args.limit or None, newest_first=True)
+    rows.reverse()
+    last = rows[-1].id if rows else 0
+    if not args.follow and not rows and not args.json:
+        print("No tool calls logged yet.")
+    while True:
+        for row in rows:
+            if args.json:
+                print(json.dumps(row.to_json(), ensure_ascii=False), flush=True)
+            else:
+                print(_log_line(row), flush=True)
+        if not args.follow:
+            return 0
+        time.sleep(0.25)
+        rows = audit.rows(after_id=last, server=args.server)
+        if rows:
+            last = rows[-1].id
+
+
+def _log_line(row: Any) -> str:
+    duration = f"{row.duration_ms:8.1f} ms" if row.duration_ms is not None else "       - ms"
+    findings = _findings_summary(row.findings)
+    args = row.arguments if len(row.arguments) <= 80 else row.arguments[:77] + "..."
+    detail = f"  ({row.detail})" if row.detail else ""
+    return (
+        f"{_time(row.at)}  {row.client}/{row.server}  {row.tool}  {row.outcome:<14} {duration}  "
+        f"{row.result_size:>8} B  {args}{detail}  {findings}"
+    ).rstrip()
+
+
+def _cmd_log_verify(args: argparse.Namespace) -> int:
+    from mcpguard.audit import AuditLog
+
+    _, store = _open()
+    report = AuditLog(store).verify()
+    if report.ok:
+        print(f"The tool-call log is intact: {report.rows} rows, hash chain verified.")
+        return 0
+    for problem in report.problems:
+        print(problem)
+    print(f"The tool-call log was tampered with: {len(report.problems)} problems in {report.rows} rows.")
+    return 1
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+SETTINGS = {
+    "trust_on_first_use": ("off", "on: approve everything a never-seen server shows on its first start"),
+    "verify_timeout": ("30", "seconds a call may wait while mcpguard lists the server's tools itself"),
+}
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    _, store = _open()
+    if args.key is None:
+        for key, (default, help_text) in SETTINGS.items():
+            print(f"{key} = {store.setting(key, default)}    # {help_text}")
+        return 0
+    if args.value is None:
+        print(store.setting(args.key, SETTINGS[args.key][0]))
+        return 0
+    value = args.value
+    if args.key == "trust_on_first_use" and value not in ("on", "off"):
+        raise McpGuardError("trust_on_first_use is on or off")
+    if args.key == "verify_timeout":
+        try:
+            if float(value) <= 0:
+                raise ValueError
+        except ValueError:
+            raise McpGuardError("verify_timeout is a positive number of seconds") from None
+    store.set_setting(args.key, value)
+    print(f"{args.key} = {value}")
+    return 0
+
+
+# -- demo ------------------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from mcpguard.demo.walkthrough import run_walkthrough
+
+    return run_walkthrough(keep=args.keep)
+
+
+# -- formatting ------------------------------------------------------------------------------------
+
+
+def _pretty(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _time(at: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))

@@ -1,0 +1,1 @@
+"""Pins: canonical fingerprints of what a server shows the model, and the store that keeps them."""

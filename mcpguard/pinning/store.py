@@ -1,0 +1,581 @@
+"""The state database: pins, every version of every definition, decisions, settings.
+
+One SQLite file in WAL mode is the meeting point of every shim and the tray. Writes are short
+``BEGIN IMMEDIATE`` transactions with a generous busy timeout, so many shims can write at once
+without ``database is locked`` errors; readers never block writers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcpguard.errors import SchemaTooNew, StoreError, UnknownItem, UnknownServer
+from mcpguard.paths import AppPaths
+from mcpguard.pinning.canonical import canonical_bytes
+from mcpguard.pinning.fingerprint import fingerprint
+from mcpguard.policy import Pin, Status, status
+
+KINDS = ("command", "server_info", "instructions", "tool", "prompt", "resource_template")
+"""What is pinned per server. The first three make up the server's identity."""
+
+IDENTITY_KINDS = ("command", "server_info", "instructions")
+
+DECISIONS = ("approve", "deny", "revoke")
+
+BUSY_TIMEOUT_MS = 30_000
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE servers (
+        id INTEGER PRIMARY KEY,
+        client TEXT NOT NULL,
+        name TEXT NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        UNIQUE (client, name)
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        server_id INTEGER NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        live_version_id INTEGER REFERENCES versions (id),
+        approved_version_id INTEGER REFERENCES versions (id),
+        live_seen REAL,
+        UNIQUE (server_id, kind, name)
+    );
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
+        fingerprint TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        findings TEXT NOT NULL DEFAULT '[]',
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        UNIQUE (item_id, fingerprint)
+    );
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+        decision TEXT NOT NULL CHECK (decision IN ('approve', 'deny', 'revoke')),
+        actor TEXT NOT NULL,
+        at REAL NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX decisions_by_version ON decisions (version_id, id);
+    CREATE TABLE calls (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        client TEXT NOT NULL,
+        server TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        arguments TEXT NOT NULL,
+        duration_ms REAL,
+        outcome TEXT NOT NULL,
+        result_size INTEGER NOT NULL DEFAULT 0,
+        findings TEXT NOT NULL DEFAULT '[]',
+        detail TEXT NOT NULL DEFAULT '',
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX calls_by_server ON calls (server, tool);
+    INSERT INTO meta (key, value) VALUES ('decisions_rev', '0');
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+FindingsFn = Callable[[str, str, Mapping[str, Any]], list[dict[str, str]]]
+"""``(kind, name, definition) -> findings as JSON``; run once per new version."""
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """A guarded server, identified by the client that launches it and the name it gives it."""
+
+    id: int
+    client: str
+    name: str
+    first_seen: float
+    last_seen: float
+    is_new: bool = False
+    """True when this call created the row: the server has never been seen before."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One definition an item has had."""
+
+    id: int
+    fingerprint: str
+    definition: Any
+    findings: list[dict[str, str]]
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """An item with its live and approved versions, as the proxy and the CLI need it."""
+
+    id: int
+    server_id: int
+    kind: str
+    name: str
+    live: Version | None
+    approved: Version | None
+    live_denied: bool
+    live_seen: float | None
+
+    @property
+    def pin(self) -> Pin:
+        return Pin(
+            live_fingerprint=self.live.fingerprint if self.live else None,
+            approved_fingerprint=self.approved.fingerprint if self.approved else None,
+            live_denied=self.live_denied,
+        )
+
+    @property
+    def status(self) -> Status:
+        return status(self.pin)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One entry of an item's history: who decided what about which version, and when."""
+
+    version_id: int
+    fingerprint: str
+    decision: str
+    actor: str
+    at: float
+    note: str | None
+
+
+@dataclass
+class Observation:
+    """The definitions of one kind a server has just shown, keyed by name."""
+
+    kind: str
+    definitions: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """Access to the state database; safe to share between the threads of one process."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, paths: AppPaths) -> Store:
+        """Open (creating and migrating as needed) the profile's database.
+
+        Raises:
+            StoreError: The file cannot be opened or is not an mcpguard database.
+            SchemaTooNew: A newer mcpguard wrote it; this one must not touch it.
+        """
+        paths.ensure()
+        return cls.open_file(str(paths.database))
+
+    @classmethod
+    def open_file(cls, path: str) -> Store:
+        """Open a database file directly (``:memory:`` works for tests of pure logic)."""
+        if path != ":memory:" and not os.path.exists(path):
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise StoreError(f"cannot create the mcpguard database at {path}: {exc.strerror}") from exc
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            store = cls(conn, path)
+            store._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"the mcpguard database at {path} cannot be used ({exc}); move it aside to start afresh"
+            ) from exc
+        return store
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _migrate(self) -> None:
+        (current,) = self._conn.execute("PRAGMA user_version").fetchone()
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"the database at {self.path} has schema {current}, newer than this mcpguard knows "
+                f"({SCHEMA_VERSION}); upgrade mcpguard"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        with self._write():
+            (current,) = self._conn.execute("PRAGMA user_version").fetchone()
+            for version in range(current, SCHEMA_VERSION):
+                for statement in _split_sql(_MIGRATIONS[version]):
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taking the write lock up front to avoid upgrade deadlocks."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for multi-statement reads."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction for other core modules that keep tables in this database (audit)."""
+        with self._write() as conn:
+            yield conn
+
+    # -- servers -------------------------------------------------------------------------------
+
+    def server(self, client: str, name: str, *, create: bool = True) -> ServerRecord:
+        """The server record for ``client``/``name``; created on first sight when ``create``.
+
+        Raises:
+            UnknownServer: ``create`` is False and no such server is known.
+        """
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, first_seen FROM servers WHERE client = ? AND name = ?", (client, name)
+            ).fetchone()
+            if row is not None:
+                conn.execute("UPDATE servers SET last_seen = ? WHERE id = ?", (now, row[0]))
+                return ServerRecord(row[0], client, name, row[1], now)
+            if not create:
+                raise UnknownServer(f"no server named {name!r} (client {client!r}) is known to mcpguard")
+            cur = conn.execute(
+                "INSERT INTO servers (client, name, first_seen, last_seen) VALUES (?, ?, ?, ?)",
+                (client, name, now, now),
+            )
+            assert cur.lastrowid is not None
+            return ServerRecord(cur.lastrowid, client, name, now, now, is_new=True)
+
+    def servers(self) -> list[ServerRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, client, name, first_seen, last_seen FROM servers ORDER BY name, client"
+            ).fetchall()
+        return [ServerRecord(*row) for row in rows]
+
+    def find_servers(self, name: str, client: str | None = None) -> list[ServerRecord]:
+        """Servers called ``name``, optionally of one client; the CLI resolves a bare name with it."""
+        return [s for s in self.servers() if s.name == name and (client is None or s.client == client)]
+
+    def forget(self, server_id: int) -> None:
+        """Drop a server with all its pins and history (the tool-call log keeps its rows)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE items SET live_version_id = NULL, approved_version_id = NULL WHERE server_id = ?",
+                (server_id,),
+            )
+            conn.execute("DELETE FROM servers WHERE id = ?", (server_id,))
+            self._bump_rev(conn)
+
+    # -- observing what a server shows ------------------------------------------------------------
+
+    def observe(
+        self,
+        server_id: int,
+        kind: str,
+        definitions: Mapping[str, Any],
+        *,
+        findings: FindingsFn | None = None,
+        auto_approve_actor: str | None = None,
+    ) -> dict[str, ItemView]:
+        """Record the definitions a server shows now, and return each item's pin.
+
+        Every version is kept. A version seen for the first time is scanned once (``findings``).
+        ``auto_approve_actor`` approves versions of items that have no version at all yet: the
+        trust-on-first-use setting, only ever passed for a never-seen server.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        now = time.time()
+        prepared = [
+            (name, fingerprint(definition), canonical_bytes(definition).decode("utf-8"), definition)
+            for name, definition in definitions.items()
+        ]
+        changed_decisions = False
+        with self._write() as conn:
+            for name, fp, text, definition in prepared:
+                item_id, is_new_item = self._item_id(conn, server_id, kind, name)
+                row = conn.execute(
+                    "SELECT id FROM versions WHERE item_id = ? AND fingerprint = ?", (item_id, fp)
+                ).fetchone()
+                if row is None:
+                    found = findings(kind, name, definition) if findings is not None else []
+                    cur = conn.execute(
+                        "INSERT INTO versions (item_id, fingerprint, definition, findings, first_seen, "
+                        "last_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                        (item_id, fp, text, json.dumps(found), now, now),
+                    )
+                    version_id = cur.lastrowid
+                    if is_new_item and auto_approve_actor is not None:
+                        self._record_decision(conn, item_id, version_id, "approve", auto_approve_actor, None)
+                        changed_decisions = True
+                else:
+                    version_id = row[0]
+                    conn.execute("UPDATE versions SET last_seen = ? WHERE id = ?", (now, version_id))
+                conn.execute(
+                    "UPDATE items SET live_version_id = ?, live_seen = ? WHERE id = ?",
+                    (version_id, now, item_id),
+                )
+            if changed_decisions:
+                self._bump_rev(conn)
+            views = {name: self._item_view(conn, server_id, kind, name) for name, *_ in prepared}
+        return {name: view for name, view in views.items() if view is not None}
+
+    def _item_id(self, conn: sqlite3.Connection, server_id: int, kind: str, name: str) -> tuple[int, bool]:
+        row = conn.execute(
+            "SELECT id FROM items WHERE server_id = ? AND kind = ? AND name = ?", (server_id, kind, name)
+        ).fetchone()
+        if row is not None:
+            return row[0], False
+        cur = conn.execute("INSERT INTO items (server_id, kind, name) VALUES (?, ?, ?)", (server_id, kind, name))
+        assert cur.lastrowid is not None
+        return cur.lastrowid, True
+
+    # -- reading pins --------------------------------------------------------------------------
+
+    def items(self, server_id: int, kind: str | None = None) -> list[ItemView]:
+        """Every item of a server (of one kind when given), identity first, then by name."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT kind, name FROM items WHERE server_id = ? AND (? IS NULL OR kind = ?)",
+                (server_id, kind, kind),
+            ).fetchall()
+            views = [self._item_view(conn, server_id, k, n) for k, n in rows]
+        found = [v for v in views if v is not None]
+        return sorted(found, key=lambda v: (KINDS.index(v.kind), v.name))
+
+    def item(self, server_id: int, kind: str, name: str) -> ItemView:
+        """One item.
+
+        Raises:
+            UnknownItem: The server has shown no such item.
+        """
+        with self._read() as conn:
+            view = self._item_view(conn, server_id, kind, name)
+        if view is None:
+            raise UnknownItem(f"no {kind.replace('_', ' ')} named {name!r} has been seen for this server")
+        return view
+
+    def _item_view(self, conn: sqlite3.Connection, server_id: int, kind: str, name: str) -> ItemView | None:
+        row = conn.execute(
+            "SELECT id, live_version_id, approved_version_id, live_seen FROM items "
+            "WHERE server_id = ? AND kind = ? AND name = ?",
+            (server_id, kind, name),
+        ).fetchone()
+        if row is None:
+            return None
+        item_id, live_id, approved_id, live_seen = row
+        live = self._version(conn, live_id)
+        approved = self._version(conn, approved_id)
+        denied = False
+        if live_id is not None:
+            last = conn.execute(
+                "SELECT decision FROM decisions WHERE version_id = ? ORDER BY id DESC LIMIT 1", (live_id,)
+            ).fetchone()
+            denied = last is not None and last[0] == "deny"
+        return ItemView(item_id, server_id, kind, name, live, approved, denied, live_seen)
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection, version_id: int | None) -> Version | None:
+        if version_id is None:
+            return None
+        row = conn.execute(
+            "SELECT id, fingerprint, definition, findings, first_seen, last_seen FROM versions WHERE id = ?",
+            (version_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Version(row[0], row[1], json.loads(row[2]), json.loads(row[3]), row[4], row[5])
+
+    def versions(self, item_id: int) -> list[Version]:
+        """Every definition the item has had, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, fingerprint, definition, findings, first_seen, last_seen FROM versions "
+                "WHERE item_id = ? ORDER BY first_seen, id",
+                (item_id,),
+            ).fetchall()
+        return [Version(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5]) for r in rows]
+
+    def history(self, item_id: int) -> list[Decision]:
+        """Every decision about any version of the item, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT d.version_id, v.fingerprint, d.decision, d.actor, d.at, d.note FROM decisions d "
+                "JOIN versions v ON v.id = d.version_id WHERE v.item_id = ? ORDER BY d.id",
+                (item_id,),
+            ).fetchall()
+        return [Decision(*row) for row in rows]
+
+    def approved_names(self, kind: str = "tool", *, exclude_server: int | None = None) -> set[str]:
+        """Names of approved items across all servers: the scanner's reference for look-alikes."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT name FROM items WHERE kind = ? AND approved_version_id IS NOT NULL "
+                "AND (? IS NULL OR server_id != ?)",
+                (kind, exclude_server, exclude_server),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    # -- decisions -------------------------------------------------------------------------------
+
+    def decide(
+        self,
+        server_id: int,
+        kind: str,
+        name: str,
+        decision: str,
+        *,
+        actor: str,
+        fingerprint: str | None = None,
+        note: str | None = None,
+    ) -> ItemView:
+        """Record a decision about one version of an item (the live one unless ``fingerprint``).
+
+        ``approve`` makes that version the approved one; ``deny`` refuses it (and withdraws it if it
+        was approved); ``revoke`` sends an approved item back to pending. Every running shim sees
+        the change through :meth:`decisions_rev`.
+
+        Raises:
+            UnknownItem: No such item, or no version with that fingerprint.
+        """
+        if decision not in DECISIONS:
+            raise ValueError(f"unknown decision {decision!r}")
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id, live_version_id, approved_version_id FROM items "
+                "WHERE server_id = ? AND kind = ? AND name = ?",
+                (server_id, kind, name),
+            ).fetchone()
+            if row is None:
+                raise UnknownItem(f"no {kind.replace('_', ' ')} named {name!r} has been seen for this server")
+            item_id, live_id, approved_id = row
+            if fingerprint is not None:
+                found = conn.execute(
+                    "SELECT id FROM versions WHERE item_id = ? AND fingerprint = ?", (item_id, fingerprint)
+                ).fetchone()
+                if found is None:
+                    raise UnknownItem(f"{name!r} never had a version with fingerprint {fingerprint}")
+                version_id = found[0]
+            elif decision == "revoke":
+                version_id = approved_id if approved_id is not None else live_id
+            else:
+                version_id = live_id
+            if version_id is None:
+                raise UnknownItem(f"{name!r} has no version to {decision}")
+            self._record_decision(conn, item_id, version_id, decision, actor, note)
+            self._bump_rev(conn)
+            view = self._item_view(conn, server_id, kind, name)
+        assert view is not None
+        return view
+
+    def _record_decision(
+        self,
+        conn: sqlite3.Connection,
+        item_id: int,
+        version_id: int | None,
+        decision: str,
+        actor: str,
+        note: str | None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO decisions (version_id, decision, actor, at, note) VALUES (?, ?, ?, ?, ?)",
+            (version_id, decision, actor, time.time(), note),
+        )
+        if decision == "approve":
+            conn.execute("UPDATE items SET approved_version_id = ? WHERE id = ?", (version_id, item_id))
+        else:
+            conn.execute(
+                "UPDATE items SET approved_version_id = NULL WHERE id = ? AND approved_version_id = ?",
+                (item_id, version_id),
+            )
+
+    @staticmethod
+    def _bump_rev(conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'decisions_rev'")
+
+    def decisions_rev(self) -> int:
+        """A counter that grows with every decision anywhere; shims poll it (a cheap read)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'decisions_rev'").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def settings(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._conn.execute("SELECT key, value FROM settings").fetchall())
+
+
+def _split_sql(script: str) -> Sequence[str]:
+    """Statements of a migration script; executescript() would commit our transaction."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def pins_to_json(views: Iterable[ItemView]) -> list[dict[str, Any]]:
+    """The documented ``--json`` shape of items (see docs/cli.md)."""
+    return [
+        {
+            "kind": v.kind,
+            "name": v.name,
+            "status": v.status.value,
+            "live_fingerprint": v.live.fingerprint if v.live else None,
+            "approved_fingerprint": v.approved.fingerprint if v.approved else None,
+            "findings": v.live.findings if v.live else [],
+            "live_seen": v.live_seen,
+        }
+        for v in views
+    ]

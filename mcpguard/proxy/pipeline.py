@@ -1,0 +1,282 @@
+"""Runs the interception steps over each message, in order, and fails closed when one breaks.
+
+The pipeline is sans-IO: it takes the lines the shim read and returns the lines to write, each
+tagged with its side. Messages no step cares about pass as the very bytes that came in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from mcpguard.proxy import jsonrpc
+from mcpguard.proxy.hooks import INITIALIZE_METHODS, LISTING_METHODS, Flow
+from mcpguard.proxy.jsonrpc import Oversized
+from mcpguard.proxy.session import Session
+
+log = logging.getLogger(__name__)
+
+Side = Literal["client", "server"]
+Out = tuple[Side, bytes]
+
+TRACKED_METHODS = frozenset({*INITIALIZE_METHODS, *LISTING_METHODS, "tools/call", "prompts/get"})
+"""Client requests whose answers mcpguard must see (and may change)."""
+
+CLIENT_REQUEST_HOOKS = {"tools/call": "tool_called", "prompts/get": "prompt_requested"}
+_KIND_OF_REQUEST = {"tools/call": "tool", "prompts/get": "prompt"}
+
+
+class Pipeline:
+    """The chain of steps over one session."""
+
+    def __init__(self, session: Session, steps: Sequence[object]) -> None:
+        self.session = session
+        self.steps = list(steps)
+
+    # -- entry points used by the shim -------------------------------------------------------------
+
+    def start(self) -> list[Out]:
+        self._run("started", None)
+        return self._drain()
+
+    def from_client(self, line: bytes | Oversized) -> list[Out]:
+        """A line from the client; returns what to write where."""
+        out: list[Out] = []
+        if isinstance(line, Oversized):
+            log.warning("dropped a %d-byte message from the client: over the size limit", line.size)
+            reply = jsonrpc.error_response(
+                None, jsonrpc.INVALID_REQUEST, f"mcpguard: message of {line.size} bytes is over the limit"
+            )
+            return [("client", jsonrpc.encode(reply))]
+        if not line.strip():
+            return out
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            log.warning("client sent a line that is not JSON (%s): %.80r", exc, line)
+            reply = jsonrpc.error_response(None, jsonrpc.PARSE_ERROR, "Parse error: the line is not JSON")
+            return [("client", jsonrpc.encode(reply))]
+        if isinstance(message, list):
+            forward, replies = self._batch(message, self._client_message)
+            if forward is not None:
+                out.append(("server", line if forward is message else jsonrpc.encode(forward)))
+            if replies:
+                out.append(("client", jsonrpc.encode(replies)))
+        else:
+            result = self._client_message(message)
+            if result is message:
+                out.append(("server", line))
+            elif result is not None:
+                out.append(("server", jsonrpc.encode(result)))
+        return out + self._drain()
+
+    def from_server(self, line: bytes | Oversized) -> list[Out]:
+        """A line from the server; returns what to write where."""
+        if isinstance(line, Oversized):
+            log.warning("dropped a %d-byte message from the server: over the size limit", line.size)
+            return self._drain()
+        if not line.strip():
+            return []
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            log.warning("server wrote a line that is not JSON to stdout, dropped (%s): %.80r", exc, line)
+            return []
+        out: list[Out] = []
+        if isinstance(message, list):
+            forward, _ = self._batch(message, lambda m: self._server_message(m, 0))
+            if forward is not None:
+                out.append(("client", line if forward is message else jsonrpc.encode(forward)))
+        else:
+            result = self._server_message(message, len(line))
+            if result is message:
+                out.append(("client", line))
+            elif result is not None:
+                out.append(("client", jsonrpc.encode(result)))
+        return out + self._drain()
+
+    def decisions_poll(self) -> list[Out]:
+        """Check whether anyone recorded a decision; if so, let the steps react."""
+        rev = self.session.store.decisions_rev()
+        if rev != self.session.rev:
+            self.session.rev = rev
+            self.session.refresh_pins()
+            self._run("decisions_changed", None)
+        return self._drain()
+
+    def tick(self) -> list[Out]:
+        self._run("tick", None)
+        self._resume_ready()
+        return self._drain()
+
+    # -- messages ----------------------------------------------------------------------------------
+
+    def _batch(self, batch: list[Any], handle: Any) -> tuple[Any, list[dict[str, Any]]]:
+        """Inspect a JSON-RPC batch element by element; ``(what to forward, replies)``."""
+        if not batch:
+            return None, [jsonrpc.error_response(None, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")]
+        forward: list[Any] = []
+        changed = False
+        before = len(self.session.to_client)
+        for element in batch:
+            result = handle(element)
+            if result is not element:
+                changed = True
+            if result is not None:
+                forward.append(result)
+        replies = self.session.to_client[before:]
+        del self.session.to_client[before:]
+        if not changed:
+            return batch, replies
+        return (forward or None), replies
+
+    def _client_message(self, message: Any) -> Any:
+        """Returns the message to forward (the same object when unchanged) or None."""
+        session = self.session
+        if not isinstance(message, dict):
+            session.send_client(jsonrpc.error_response(None, jsonrpc.INVALID_REQUEST, "Invalid Request"))
+            return None
+        method = message.get("method")
+        if jsonrpc.is_request(message):
+            self._note_envelope(message)
+            if method in TRACKED_METHODS:
+                session.pending[jsonrpc.id_key(message["id"])] = (message, session.clock())
+            hook = CLIENT_REQUEST_HOOKS.get(str(method))
+            if hook is None:
+                return message
+            flow = Flow(message=message, started=session.clock())
+            return self._decide_request(hook, flow)
+        if jsonrpc.is_notification(message):
+            flow = Flow(message=message)
+            self._run("client_notified", flow)
+            return message
+        return message
+
+    def _decide_request(self, hook: str, flow: Flow) -> Any:
+        if not self._run(hook, flow, fail_reply=True):
+            return None
+        if flow.deferred:
+            self.session.deferred.append((flow, self.session.clock()))
+            return None
+        if flow.reply is not None:
+            self.session.pending.pop(jsonrpc.id_key(flow.message.get("id")), None)
+            self.session.send_client(flow.reply)
+            return None
+        return flow.message
+
+    def _resume_ready(self) -> None:
+        """Decide deferred requests again once mcpguard's own listing has come back (or failed)."""
+        session = self.session
+        waiting, session.deferred = session.deferred, []
+        for flow, since in waiting:
+            method = str(flow.message.get("method"))
+            if _KIND_OF_REQUEST[method] in session.fetching:
+                session.deferred.append((flow, since))
+                continue
+            flow.deferred = False
+            result = self._decide_request(CLIENT_REQUEST_HOOKS[method], flow)
+            if result is not None:
+                session.to_server.append(result)
+
+    def _server_message(self, message: Any, size: int) -> Any:
+        session = self.session
+        if not isinstance(message, dict):
+            log.warning("server sent a batch element that is not an object; dropped")
+            return None
+        if jsonrpc.is_response(message):
+            key = jsonrpc.id_key(message["id"])
+            own = session.own.pop(key, None)
+            if own is not None:
+                request = {"method": own.method, "params": own.params}
+                flow = Flow(message=message, request=request, own=True, started=own.sent, size=size)
+                self._run_response(flow)
+                self._resume_ready()
+                return None
+            pending = session.pending.pop(key, None)
+            if pending is None:
+                return message
+            request, started = pending
+            flow = Flow(message=message, request=request, started=started, size=size)
+            if not self._run_response(flow):
+                return None
+            return flow.message if flow.modified else message
+        if jsonrpc.is_notification(message):
+            flow = Flow(message=message)
+            if not self._run("server_notified", flow):
+                return None
+            return flow.message if flow.reply is None else None
+        return message
+
+    def _run_response(self, flow: Flow) -> bool:
+        method = flow.method
+        if method in INITIALIZE_METHODS:
+            hook = "initialize_answered"
+        elif method in LISTING_METHODS:
+            hook = "listing_answered"
+        elif method == "tools/call":
+            hook = "tool_answered"
+        else:
+            return True
+        return self._run(hook, flow, fail_reply=True)
+
+    def _note_envelope(self, message: dict[str, Any]) -> None:
+        params = message.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        if isinstance(meta, dict):
+            envelope = {k: v for k, v in meta.items() if isinstance(k, str) and k.startswith("io.modelcontext")}
+            if "io.modelcontextprotocol/protocolVersion" in envelope:
+                self.session.envelope = envelope
+                self.session.initialized = True
+
+    # -- running steps -----------------------------------------------------------------------------
+
+    def _run(self, hook: str, flow: Flow | None, *, fail_reply: bool = False) -> bool:
+        """Call ``hook`` on every step that has it; False if a step failed (the message is refused).
+
+        Unlike a log-and-continue proxy, a failing step never lets the message through unchecked:
+        a request or a tracked answer is replaced by an error for the client, anything else dropped.
+        """
+        for step in self.steps:
+            method = getattr(step, hook, None)
+            if method is None:
+                continue
+            try:
+                if flow is None:
+                    method(self.session)
+                else:
+                    method(self.session, flow)
+            except Exception as exc:
+                log.exception("mcpguard step %s.%s failed", type(step).__name__, hook)
+                if flow is not None and fail_reply:
+                    self._refuse(flow, exc)
+                return False
+            if flow is not None and flow.deferred:
+                return True
+        return True
+
+    def _refuse(self, flow: Flow, exc: Exception) -> None:
+        msg_id = flow.message.get("id")
+        if flow.own:
+            listing = LISTING_METHODS.get(flow.method or "")
+            if listing is not None:
+                self.session.fetching.discard(listing[0])
+                self.session.fetch_errors[listing[0]] = "mcpguard could not check the server's listing"
+            return
+        self.session.pending.pop(jsonrpc.id_key(msg_id), None)
+        self.session.send_client(
+            jsonrpc.error_response(
+                msg_id,
+                jsonrpc.INTERNAL_ERROR,
+                f"mcpguard could not check this message ({type(exc).__name__}: {exc}), so it was "
+                "withheld. See the mcpguard log for details.",
+            )
+        )
+
+    def _drain(self) -> list[Out]:
+        out: list[Out] = [("server", jsonrpc.encode(m)) for m in self.session.to_server]
+        out += [("client", jsonrpc.encode(m)) for m in self.session.to_client]
+        self.session.to_server.clear()
+        self.session.to_client.clear()
+        return out

@@ -1,0 +1,18 @@
+"""Scans what tools return for the same poisoning as definitions; findings go to the log."""
+
+from __future__ import annotations
+
+from mcpguard.proxy.hooks import Flow
+from mcpguard.proxy.session import Session
+
+
+class ResultScan:
+    """Reports, never rewrites: a result is data the user asked for, and changing it silently would lie."""
+
+    def tool_answered(self, session: Session, flow: Flow) -> None:
+        result = flow.result
+        if result is None or flow.own:
+            return
+        from mcpguard.scanner import scan_result
+
+        flow.findings += [f.to_json() for f in scan_result(result)]
