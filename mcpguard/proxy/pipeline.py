@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcpguard.proxy import jsonrpc
@@ -26,6 +27,17 @@ TRACKED_METHODS = frozenset({*INITIALIZE_METHODS, *LISTING_METHODS, "tools/call"
 
 CLIENT_REQUEST_HOOKS = {"tools/call": "tool_called", "prompts/get": "prompt_requested"}
 _KIND_OF_REQUEST = {"tools/call": "tool", "prompts/get": "prompt"}
+
+
+@dataclass(frozen=True)
+class _Rewritten:
+    """A message a step changed in place: it must be re-encoded, not forwarded as the original bytes."""
+
+    message: Any
+
+
+def _unwrap(result: Any) -> Any:
+    return result.message if isinstance(result, _Rewritten) else result
 
 
 class Pipeline:
@@ -69,7 +81,7 @@ class Pipeline:
             if result is message:
                 out.append(("server", line))
             elif result is not None:
-                out.append(("server", jsonrpc.encode(result)))
+                out.append(("server", jsonrpc.encode(_unwrap(result))))
         return out + self._drain()
 
     def from_server(self, line: bytes | Oversized) -> list[Out]:
@@ -94,7 +106,7 @@ class Pipeline:
             if result is message:
                 out.append(("client", line))
             elif result is not None:
-                out.append(("client", jsonrpc.encode(result)))
+                out.append(("client", jsonrpc.encode(_unwrap(result))))
         return out + self._drain()
 
     def decisions_poll(self) -> list[Out]:
@@ -125,7 +137,7 @@ class Pipeline:
             if result is not element:
                 changed = True
             if result is not None:
-                forward.append(result)
+                forward.append(_unwrap(result))
         replies = self.session.to_client[before:]
         del self.session.to_client[before:]
         if not changed:
@@ -164,7 +176,7 @@ class Pipeline:
             self.session.pending.pop(jsonrpc.id_key(flow.message.get("id")), None)
             self.session.send_client(flow.reply)
             return None
-        return flow.message
+        return _Rewritten(flow.message) if flow.modified else flow.message
 
     def _resume_ready(self) -> None:
         """Decide deferred requests again once mcpguard's own listing has come back (or failed)."""
@@ -178,7 +190,7 @@ class Pipeline:
             flow.deferred = False
             result = self._decide_request(CLIENT_REQUEST_HOOKS[method], flow)
             if result is not None:
-                session.to_server.append(result)
+                session.to_server.append(_unwrap(result))
 
     def _server_message(self, message: Any, size: int) -> Any:
         session = self.session
@@ -201,12 +213,14 @@ class Pipeline:
             flow = Flow(message=message, request=request, started=started, size=size)
             if not self._run_response(flow):
                 return None
-            return flow.message if flow.modified else message
+            return _Rewritten(flow.message) if flow.modified else message
         if jsonrpc.is_notification(message):
             flow = Flow(message=message)
             if not self._run("server_notified", flow):
                 return None
-            return flow.message if flow.reply is None else None
+            if flow.reply is not None:
+                return None
+            return _Rewritten(flow.message) if flow.modified else message
         return message
 
     def _run_response(self, flow: Flow) -> bool:

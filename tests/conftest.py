@@ -1,0 +1,59 @@
+"""Shared fixtures: every test gets its own profile, and an unexpected WARNING log fails it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from mcpguard.paths import HOME_ENV, AppPaths  # noqa: E402
+from mcpguard.pinning.store import Store  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def app_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppPaths:
+    """A private profile per test, also for subprocesses (they inherit MCPGUARD_HOME)."""
+    home = tmp_path / "mcpguard-home"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return AppPaths.under(home).ensure()
+
+
+@pytest.fixture
+def store(app_paths: AppPaths) -> Iterator[Store]:
+    s = Store.open(app_paths)
+    yield s
+    s.close()
+
+
+class _WarningCatcher(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self.expected = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
+@pytest.fixture(autouse=True)
+def _warning_catcher() -> Iterator[_WarningCatcher]:
+    """A WARNING from mcpguard that a test did not ask for is a bug it has found."""
+    catcher = _WarningCatcher()
+    logger = logging.getLogger("mcpguard")
+    logger.addHandler(catcher)
+    yield catcher
+    logger.removeHandler(catcher)
+    if catcher.messages and not catcher.expected:
+        pytest.fail("unexpected WARNING logs:\n" + "\n".join(catcher.messages))
+
+
+@pytest.fixture
+def expect_warnings(_warning_catcher: _WarningCatcher) -> list[str]:
+    """Declare that a test provokes WARNING logs on purpose; the list fills as they are logged."""
+    _warning_catcher.expected = True
+    return _warning_catcher.messages

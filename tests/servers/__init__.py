@@ -1,0 +1,1 @@
+"""MCP servers the integration tests start as real processes (never imported by mcpguard)."""
