@@ -1,9 +1,9 @@
 """Drive the sans-IO pipeline like a transcript: a message in, the messages out, per side.
 
-    pb = Playbook(store)
-    out = pb.client(call(1, "read_file"))
-    assert out.to_client == [...]       # what the shim answered itself
-    assert out.to_server == [...]       # what it forwarded
+pb = Playbook(store)
+out = pb.client(call(1, "read_file"))
+assert out.to_client == [...]       # what the shim answered itself
+assert out.to_server == [...]       # what it forwarded
 """
 
 from __future__ import annotations

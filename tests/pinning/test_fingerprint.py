@@ -36,7 +36,9 @@ def test_any_field_changes_the_fingerprint(change: dict[str, object]) -> None:
 
 
 def test_hidden_character_changes_the_fingerprint() -> None:
-    assert fingerprint(make_tool(description="Read a file.")) != fingerprint(make_tool(description="Read a file.\u200b"))
+    assert fingerprint(make_tool(description="Read a file.")) != fingerprint(
+        make_tool(description="Read a file.\u200b")
+    )
 
 
 def test_fingerprint_is_versioned_sha256_of_jcs() -> None:

@@ -146,7 +146,8 @@ def test_many_processes_write_at_once_without_losing_rows(app_paths: AppPaths) -
         for i in range(40):
             store.observe(server.id, "tool", {f"t{i}": {"name": f"t{i}", "description": worker}})
             store.decide(server.id, "tool", f"t{i}", "approve", actor=worker)
-            log.append("client", "srv-" + worker, [CallRecord(at=i, tool=f"t{i}", arguments={}, duration_ms=1.0, outcome="ok")])
+            record = CallRecord(at=i, tool=f"t{i}", arguments={}, duration_ms=1.0, outcome="ok")
+            log.append("client", "srv-" + worker, [record])
         """
     )
     procs = [
