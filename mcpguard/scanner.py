@@ -107,10 +107,35 @@ _INVISIBLE_EXTRA: Final = frozenset(
     {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800, 0x3164, 0xFFA0}
 )
 
-# Every character _classify() can flag must be matched here, so the scan can jump over ordinary text
-# in C.  \w and \s cover all letters, digits and spaces; the first class adds back the controls that
-# \s swallows (\x1c-\x1f, \x85) and the Hangul fillers that \w swallows.
-_CANDIDATE: Final = re.compile("(?:[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u115f\u1160\u3164\uffa0]|[^\\w\\s\x00-\x7f])+")
+# Characters that are visible, assigned and frequent enough in ordinary text (punctuation, symbols,
+# combining accents, CJK punctuation, emoji) that handing each one to Python would dominate the scan.
+# tests/test_scanner.py checks that _classify() never flags anything listed here.
+_VISIBLE: Final = (
+    "\xa1-\xac\xae-\xbf\xd7\xf7"  # Latin-1 punctuation and symbols, but not the soft hyphen
+    "\u0300-\u034e\u0350-\u036f"  # combining accents, but not U+034F COMBINING GRAPHEME JOINER
+    "\u064b-\u065f\u0900-\u0903\u093a-\u094f"  # Arabic vowel marks, Devanagari vowel signs
+    "\u2010-\u2027\u2030-\u205e\u20a0-\u20c0"  # dashes, quotes, bullets, ellipsis, currency
+    "\u2190-\u2426\u2500-\u2775\u2794-\u27ff"  # arrows, maths, technical, boxes, shapes, dingbats
+    "\u3001-\u3003\u3008-\u3020\u30fb"  # CJK punctuation and brackets, katakana middle dot
+    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65"  # fullwidth punctuation
+    "\U0001f000-\U0001faff"  # emoji and pictographs
+)
+# Every character _classify() can flag is matched by one of these two, so the scan can jump over
+# ordinary text in C.  \w covers letters and digits and the whitespace list is spelled out because \s
+# would also swallow the controls \x1c-\x1f and \x85.  The Hangul fillers are letters (\w) and so
+# need the slower second pattern, used only when the cheap _FILLERS check finds one.
+_NOT_HIDDEN: Final = "\\w\t\n\r\x20-\x7e\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000" + _VISIBLE
+_CANDIDATE: Final = re.compile(f"[^{_NOT_HIDDEN}][^{_NOT_HIDDEN}]*")
+_FILLERS: Final = re.compile("[\u115f\u1160\u3164\uffa0]")
+_CANDIDATE_WITH_FILLERS: Final = re.compile(f"(?:[\u115f\u1160\u3164\uffa0]|[^{_NOT_HIDDEN}])+")
+# Past this many hidden runs in one string the findings only say "many more"; it bounds the work a
+# hostile megabyte of alternating zero-width characters can cause.
+_SPAN_LIMIT: Final = 2000
+
+
+def _has_candidates(text: str) -> bool:
+    return _CANDIDATE.search(text) is not None or _FILLERS.search(text) is not None
+
 
 _TERMINAL: Final = re.compile(
     "\x1b\\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # CSI: colours, cursor moves, erase line
@@ -217,13 +242,22 @@ def _add_span(spans: list[tuple[int, int, str]], start: int, end: int, kind: str
         spans.append((start, end, kind))
 
 
-def _hidden_spans(text: str) -> list[tuple[int, int, str]]:
+def _hidden_spans(text: str, limit: int | None = None) -> list[tuple[int, int, str]]:
     """Find maximal runs of same-kind hidden characters, and whole terminal escape sequences."""
     spans: list[tuple[int, int, str]] = []
-    search = _CANDIDATE.search
+    search = (_CANDIDATE_WITH_FILLERS if _FILLERS.search(text) else _CANDIDATE).search
+    char_kind = _char_kind
     pos = 0
     while (match := search(text, pos)) is not None:
         i, run_end = match.span()
+        if run_end - i == 1 and text[i] not in "\x1b\x9b\x9d":  # the common case: one stray character
+            kind = char_kind(text[i])
+            if kind is not None and not _is_benign(text, i, run_end, kind):
+                _add_span(spans, i, run_end, kind)
+                if limit is not None and len(spans) >= limit:
+                    break
+            pos = run_end
+            continue
         group_kind: str | None = None
         group_start = i
         while i < run_end:
@@ -238,7 +272,7 @@ def _hidden_spans(text: str) -> list[tuple[int, int, str]]:
                     i = term.end()
                     group_start = i
                     continue
-            kind = _char_kind(ch)
+            kind = char_kind(ch)
             if kind != group_kind:
                 if group_kind is not None and not _is_benign(text, group_start, i, group_kind):
                     _add_span(spans, group_start, i, group_kind)
@@ -248,6 +282,8 @@ def _hidden_spans(text: str) -> list[tuple[int, int, str]]:
         if group_kind is not None and not _is_benign(text, group_start, i, group_kind):
             _add_span(spans, group_start, i, group_kind)
         pos = max(run_end, i)
+        if limit is not None and len(spans) >= limit:
+            break
     return spans
 
 
@@ -321,7 +357,7 @@ def reveal(text: str) -> str:
     ``⟦TAG:...⟧`` and control characters become ``⟦ESC⟧`` / ``⟦U+0007 BEL⟧``.  Newlines, tabs and all
     ordinary text, in any script and including emoji sequences, are returned unchanged.
     """
-    if _CANDIDATE.search(text) is None:
+    if not _has_candidates(text):
         return text
     return _reveal_with(text, _hidden_spans(text))
 
@@ -333,26 +369,33 @@ def reveal(text: str) -> str:
 
 @dataclass(frozen=True)
 class _Rule:
+    """A wording check.
+
+    Running a dozen alternation-heavy regexes over a megabyte costs far more than the 100 ms budget,
+    so each rule names the literal ``anchors`` every hit must contain.  ``str.find`` locates them in C
+    and the regex only runs in a small window around each one (``before``/``after`` characters); with
+    ``before == 0`` every alternative starts with an anchor and the regex is tried right there.
+    """
+
     kind: str
     severity: Severity
     pattern: re.Pattern[str]
     explanation: str
+    anchors: tuple[str, ...]
+    before: int = 0
+    after: int = 0
     in_results: bool = True
-
-
-def _rx(pattern: str) -> re.Pattern[str]:
-    # Rules run on lower-cased text without IGNORECASE, which keeps sre's literal-prefix search fast.
-    return re.compile(pattern)
 
 
 _USER = r"(?:the\s+|your\s+|this\s+)?(?:user|human|person)s?\b"
 _NOT = r"(?:do\s+not|don['’]?t|never|must\s+not|should\s+not|shouldn['’]?t)\s+(?:ever\s+)?"
 
+# Patterns are written in lower case: they run on lower-cased text, never with IGNORECASE.
 _RULES: Final[tuple[_Rule, ...]] = (
     _Rule(
         "model-directive",
         "critical",
-        _rx(
+        re.compile(
             r"(?:ignore|disregard|forget|override|bypass)\s+(?:"
             r"(?:all|any|every)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+)?"
             r"(?:(?:previous|prior|above|earlier|preceding|other|former|system|safety)\s+)?"
@@ -362,11 +405,12 @@ _RULES: Final[tuple[_Rule, ...]] = (
             r"|the\s+above|everything\s+above)\b"
         ),
         "The text tells the model to ignore its earlier instructions, the classic prompt-injection opener.",
+        ("ignore", "disregard", "forget", "override", "bypass"),
     ),
     _Rule(
         "model-directive",
         "critical",
-        _rx(
+        re.compile(
             rf"{_NOT}(?:tell|inform|notify|alert|warn)\s+{_USER}"
             rf"|{_NOT}(?:mention|show|reveal|disclose|display|report|say)\s+"
             rf"(?:this|that|it|these|anything|any\s+of\s+this)(?:\s+[\w'’-]+){{0,2}}?\s+to\s+{_USER}"
@@ -376,33 +420,57 @@ _RULES: Final[tuple[_Rule, ...]] = (
             rf"|the\s+user\s+(?:must|should)\s+not\s+(?:know|see|notice|be\s+told|find\s+out)\b"
         ),
         "The text tells the model to keep something from the user, which an honest tool never needs.",
+        ("user", "human", "person"),
+        before=110,
+        after=40,
     ),
     _Rule(
         "model-directive",
         "critical",
-        _rx(
+        re.compile(
             r"<\s*/?\s*(?:important|system|instructions?|system[\s_-]?(?:prompt|message|instructions?)|secret"
             r"|hidden|admin|critical|(?:assistant|model|ai|tool)[\s_-]?instructions?)\s*>"
             r"|<\|(?:im_start|im_end|system|endoftext|start_header_id|end_header_id|eot_id)\|>"
             r"|\[/?inst\]|<</?sys>>|\[(?:system|instructions?)\]"
         ),
         "The text uses pseudo-tags or chat-template tokens to pass itself off as system instructions.",
+        (
+            "important",
+            "system",
+            "instruction",
+            "secret",
+            "hidden",
+            "admin",
+            "critical",
+            "im_start",
+            "im_end",
+            "endoftext",
+            "header_id",
+            "eot_id",
+            "inst]",
+            "sys>>",
+        ),
+        before=20,
+        after=30,
     ),
     _Rule(
         "model-directive",
         "warning",
-        _rx(
+        re.compile(
             r"(?:your|my|the\s+assistant['’]?s|the\s+model['’]?s|new|original|hidden)\s+system\s+prompt"
             r"|system\s+prompt\s+(?:says|tells|requires|overrides?|instructs?|is\s+overridden)"
             r"|(?:reveal|print|output|repeat|show|leak|send|include|return|dump)\s+(?:[\w'’-]+\s+){0,2}?"
             r"system\s+prompt"
         ),
         "The text talks to the model about its system prompt, which tool descriptions have no reason to do.",
+        ("prompt",),
+        before=70,
+        after=40,
     ),
     _Rule(
         "model-directive",
         "warning",
-        _rx(
+        re.compile(
             r"you\s+(?:must|need\s+to|have\s+to|are\s+required\s+to|should\s+always)\s+"
             r"(?:first\s+|always\s+|also\s+|now\s+|immediately\s+)?"
             r"(?:read|call|send|invoke|fetch|upload|forward|email|post|exfiltrate|retrieve|access|cat|open"
@@ -412,36 +480,42 @@ _RULES: Final[tuple[_Rule, ...]] = (
             r"|upload|call)\b"
         ),
         "The text orders the model to take extra steps (reading or sending something) before using the tool.",
+        ("you", "before"),
     ),
     _Rule(
         "model-directive",
         "warning",
-        _rx(
+        re.compile(
             r"this\s+is\s+(?:very|extremely|really|critically|super|absolutely|vitally)\s+important\b"
             r"|very\s+very\s+important\b"
         ),
         "The text presses urgency on the model, a common way to make injected instructions stick.",
+        ("important",),
+        before=60,
+        after=10,
     ),
     _Rule(
         "model-directive",
         "warning",
-        _rx(
+        re.compile(
             r"as\s+an?\s+(?:ai|llm|large\s+language\s+model|language\s+model|ai\s+assistant)\b"
             r"|assistant\s+(?:must|shall|is\s+required\s+to|has\s+to|needs\s+to)\b"
             r"|note\s+(?:to|for)\s+(?:the\s+)?(?:ai|llm|assistant|model)\b"
         ),
         "The text addresses the AI model directly instead of describing what the tool does.",
+        ("as ", "assistant", "note"),
     ),
     _Rule(
         "model-directive",
         "warning",
-        _rx(r"(?:secretly|covertly|surreptitiously|stealthily|conceal(?:s|ed|ing|ment)?)\b"),
+        re.compile(r"(?:secretly|covertly|surreptitiously|stealthily|conceal(?:s|ed|ing|ment)?)\b"),
         "The text asks for secrecy, which has no place in an honest tool description.",
+        ("secretly", "covertly", "surreptitiously", "stealthily", "conceal"),
     ),
     _Rule(
         "sensitive-path",
         "warning",
-        _rx(
+        re.compile(
             r"~?[/\\]?\.ssh\b(?:[/\\][\w.-]+)?"
             r"|id_(?:rsa|dsa|ecdsa|ed25519)\b"
             r"|\.aws(?:[/\\](?:credentials|config))?\b"
@@ -456,12 +530,32 @@ _RULES: Final[tuple[_Rule, ...]] = (
             r"|(?:application\s+support|\.config|appdata[/\\]roaming)[/\\]claude\b"
         ),
         "",
+        (
+            ".ssh",
+            "id_",
+            ".aws",
+            "aws_secret",
+            ".env",
+            "/etc/",
+            "private",
+            ".json",
+            ".cursor",
+            ".netrc",
+            ".git-credentials",
+            ".pgpass",
+            ".gnupg",
+            ".kube",
+            "_history",
+            "claude",
+        ),
+        before=30,
+        after=60,
         in_results=False,
     ),
     _Rule(
         "secret-request",
         "warning",
-        _rx(
+        re.compile(
             r"(?:pass|send|include|provide|supply|attach|append|forward|share|paste|give|put|embed|upload|leak"
             r"|copy)\s+(?:[\w'’.-]+\s+){0,3}?(?:"
             r"api[\s_-]?keys?|access[\s_-]?(?:tokens?|keys?)|auth(?:entication|orization)?[\s_-]?tokens?"
@@ -475,6 +569,9 @@ _RULES: Final[tuple[_Rule, ...]] = (
         ),
         "The text asks the model to hand over a secret (API key, token, password or credentials), which "
         "would leak it to this server.",
+        ("key", "token", "password", "passphrase", "passcode", "credential", "secret", "seed", "recovery"),
+        before=100,
+        after=50,
         in_results=False,
     ),
 )
@@ -623,7 +720,9 @@ class _Cleaned:
         return self.original(start), self.original(end - 1) + 1
 
 
-def _hidden_findings(text: str, where: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, Finding]]:
+def _hidden_findings(
+    text: str, where: str, spans: list[tuple[int, int, str]], *, many: bool
+) -> list[tuple[int, Finding]]:
     by_kind: dict[str, list[tuple[int, int]]] = {}
     for start, end, kind in spans:
         by_kind.setdefault(kind, []).append((start, end))
@@ -633,8 +732,12 @@ def _hidden_findings(text: str, where: str, spans: list[tuple[int, int, str]]) -
         hidden_more = len(runs) - len(shown)
         for index, (start, end) in enumerate(shown):
             more = ""
-            if hidden_more and index == len(shown) - 1:
-                more = f", and {hidden_more} more run{'s' if hidden_more > 1 else ''} like it are not listed"
+            if (hidden_more or many) and index == len(shown) - 1:
+                more = (
+                    ", and many more runs like it are not listed"
+                    if many
+                    else f", and {hidden_more} more run{'s are' if hidden_more > 1 else ' is'} like it not listed"
+                )
             chunk = text[start:end]
             severity: Severity
             if kind == "tag-characters":
@@ -664,6 +767,30 @@ def _hidden_findings(text: str, where: str, spans: list[tuple[int, int, str]]) -
     return found
 
 
+def _rule_hits(rule: _Rule, lowered: str, limit: int) -> list[tuple[int, int]]:
+    """Return up to ``limit`` hits per anchor, in text order, each a real match on the whole text."""
+    hits: set[tuple[int, int]] = set()
+    pattern = rule.pattern
+    size = len(lowered)
+    for anchor in rule.anchors:
+        found = 0
+        pos = lowered.find(anchor)
+        while pos != -1 and found < limit:
+            if rule.before == 0:
+                starts: Iterable[int] = (pos,)
+            else:
+                window = pattern.finditer(lowered, max(0, pos - rule.before), min(size, pos + len(anchor) + rule.after))
+                starts = [match.start() for match in window]
+            for start in starts:
+                # Re-match on the whole text: a window's edge would otherwise satisfy a trailing \b.
+                match = pattern.match(lowered, start)
+                if match is not None and _left_boundary_ok(lowered, start):
+                    hits.add(match.span())
+                    found += 1
+            pos = lowered.find(anchor, pos + 1)
+    return sorted(hits)
+
+
 def _rule_findings(
     text: str, where: str, cleaned: _Cleaned, lowered: str, *, in_results: bool
 ) -> list[tuple[int, Finding]]:
@@ -672,25 +799,17 @@ def _rule_findings(
     for rule in _RULES:
         if in_results and not rule.in_results:
             continue
-        hits: list[tuple[int, int]] = []
-        for match in rule.pattern.finditer(lowered):
-            start, end = match.span()
-            if not _left_boundary_ok(lowered, start):
-                continue
-            if rule.kind == "model-directive" and any(s < end and start < e for s, e in directive_spans):
-                continue
-            hits.append((start, end))
-            if rule.kind != "sensitive-path":
-                break
-            if len(hits) >= 4:
-                break
+        hits = _rule_hits(rule, lowered, 4 if rule.kind == "sensitive-path" else 1)
+        if rule.kind == "model-directive":
+            # One finding per rule per string, and none for text another directive already covers.
+            hits = [(s, e) for s, e in hits if not any(ds < e and s < de for ds, de in directive_spans)][:1]
         if not hits:
             continue
         start, end = hits[0]
+        explanation = rule.explanation
         if rule.kind == "model-directive":
             directive_spans.append((start, end))
-        explanation = rule.explanation
-        if rule.kind == "sensitive-path":
+        elif rule.kind == "sensitive-path":
             paths = list(dict.fromkeys(cleaned.text[s:e].strip() for s, e in hits))
             explanation = _SENSITIVE_EXPLANATION.format(paths=", ".join(paths[:3]))
         orig_start, orig_end = cleaned.original_span(start, end)
@@ -700,8 +819,8 @@ def _rule_findings(
 
 
 def _scan_string(text: str, where: str, *, in_results: bool = False) -> list[Finding]:
-    spans = _hidden_spans(text) if _CANDIDATE.search(text) is not None else []
-    found = _hidden_findings(text, where, spans)
+    spans = _hidden_spans(text, _SPAN_LIMIT) if _has_candidates(text) else []
+    found = _hidden_findings(text, where, spans, many=len(spans) >= _SPAN_LIMIT)
     cleaned = _Cleaned(text, spans)
     lowered = _lower_same_length(cleaned.text)
     found.extend(_rule_findings(text, where, cleaned, lowered, in_results=in_results))

@@ -1,0 +1,56 @@
+"""Framing and classification of JSON-RPC lines."""
+
+from __future__ import annotations
+
+from mcpguard.proxy.jsonrpc import (
+    LineBuffer,
+    Oversized,
+    encode,
+    id_key,
+    is_notification,
+    is_request,
+    is_response,
+)
+
+
+def test_lines_split_across_reads() -> None:
+    buf = LineBuffer()
+    assert buf.feed(b'{"a":') == []
+    assert buf.feed(b'1}\n{"b":2}\r\n{"c"') == [b'{"a":1}', b'{"b":2}']
+    assert buf.pending == 4
+    assert buf.flush() == b'{"c"'
+    assert buf.flush() is None
+
+
+def test_a_line_far_longer_than_a_read_is_whole() -> None:
+    buf = LineBuffer()
+    chunk = b"x" * 65536
+    lines: list[bytes | Oversized] = []
+    for _ in range(200):
+        lines += buf.feed(chunk)
+    lines += buf.feed(b"\n")
+    assert lines == [chunk * 200]
+
+
+def test_oversized_line_is_dropped_and_the_stream_resynchronises() -> None:
+    buf = LineBuffer(max_line=10)
+    assert buf.feed(b"0123456789ABCDEF") == []
+    assert buf.feed(b"GH\nok\n") == [Oversized(18), b"ok"]
+
+
+def test_classification() -> None:
+    assert is_request({"jsonrpc": "2.0", "id": 1, "method": "x"})
+    assert is_notification({"jsonrpc": "2.0", "method": "x"})
+    assert is_response({"jsonrpc": "2.0", "id": 1, "result": {}})
+    assert is_response({"jsonrpc": "2.0", "id": None, "error": {"code": 1, "message": "m"}})
+    assert not is_response({"jsonrpc": "2.0", "id": 1})
+    assert not is_request([1])
+
+
+def test_id_keys_keep_types_apart() -> None:
+    assert id_key(1) != id_key("1")
+    assert id_key("a") == id_key("a")
+
+
+def test_encode_keeps_utf8_and_is_compact() -> None:
+    assert encode({"t": "é\U000e0041"}) == '{"t":"é\U000e0041"}'.encode()

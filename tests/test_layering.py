@@ -1,0 +1,43 @@
+"""The shim's real import set: no Qt, no HTTP, no keyring, no SDK on the hot path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mcpguard
+
+FORBIDDEN = ("PySide6", "httpx", "keyring", "jwt", "watchdog", "mcp", "pydantic", "cryptography")
+
+
+def test_shim_imports_nothing_heavy(tmp_path: Path) -> None:
+    """Run the real ``mcpguard run`` path to the point of spawning, then list what it imported."""
+    probe = (
+        "import sys, json, runpy\n"
+        "import subprocess\n"
+        "class Stop(Exception): pass\n"
+        "def fake_popen(*a, **k): raise Stop\n"
+        "subprocess.Popen = fake_popen\n"
+        "from mcpguard.cli import main\n"
+        "try:\n"
+        "    main(['run', '--name', 'probe', '--', 'true'])\n"
+        "except Stop:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    modules = json.loads(out.stdout.strip().splitlines()[-1])
+    assert "mcpguard.proxy.shim" in modules
+    heavy = [m for m in modules if m.split(".")[0] in FORBIDDEN]
+    assert heavy == []
+
+
+@pytest.mark.parametrize("path", sorted(Path(mcpguard.__file__).parent.rglob("*.py")), ids=lambda p: p.name)
+def test_only_the_gui_package_mentions_pyside(path: Path) -> None:
+    if "gui" in path.relative_to(Path(mcpguard.__file__).parent).parts:
+        return
+    assert "PySide6" not in path.read_text(encoding="utf-8")
