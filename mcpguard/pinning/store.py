@@ -92,6 +92,12 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX calls_by_server ON calls (server, tool);
     INSERT INTO meta (key, value) VALUES ('decisions_rev', '0');
     """,
+    # 2: the tray learns of new definitions (not only of decisions) by one cheap read, and shims
+    # know whether a tray is there to ask the user.
+    """
+    INSERT INTO meta (key, value) VALUES ('observations_rev', '0');
+    INSERT INTO meta (key, value) VALUES ('tray_heartbeat', '0');
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -332,6 +338,7 @@ class Store:
             for name, definition in definitions.items()
         ]
         changed_decisions = False
+        new_versions = False
         with self._write() as conn:
             for name, fp, text, definition in prepared:
                 item_id, is_new_item = self._item_id(conn, server_id, kind, name)
@@ -346,6 +353,7 @@ class Store:
                         (item_id, fp, text, json.dumps(found), now, now),
                     )
                     version_id = cur.lastrowid
+                    new_versions = True
                     if is_new_item and auto_approve_actor is not None:
                         self._record_decision(conn, item_id, version_id, "approve", auto_approve_actor, None)
                         changed_decisions = True
@@ -358,6 +366,8 @@ class Store:
                 )
             if changed_decisions:
                 self._bump_rev(conn)
+            if new_versions:
+                self._bump_rev(conn, "observations_rev")
             views = {name: self._item_view(conn, server_id, kind, name) for name, *_ in prepared}
         return {name: view for name, view in views.items() if view is not None}
 
@@ -531,14 +541,50 @@ class Store:
             )
 
     @staticmethod
-    def _bump_rev(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'decisions_rev'")
+    def _bump_rev(conn: sqlite3.Connection, key: str = "decisions_rev") -> None:
+        conn.execute("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = ?", (key,))
+
+    def _meta_number(self, key: str) -> float:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return float(row[0]) if row else 0.0
 
     def decisions_rev(self) -> int:
         """A counter that grows with every decision anywhere; shims poll it (a cheap read)."""
+        return int(self._meta_number("decisions_rev"))
+
+    def observations_rev(self) -> int:
+        """A counter that grows whenever any server shows a definition never seen before."""
+        return int(self._meta_number("observations_rev"))
+
+    def beat(self, now: float | None = None) -> None:
+        """The tray says it is running (every few seconds), so shims know a user can be asked."""
+        with self._write() as conn:
+            value = str(time.time() if now is None else now)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'tray_heartbeat'", (value,))
+
+    def tray_alive(self, within: float = 10.0) -> bool:
+        """True when a tray has beaten within ``within`` seconds."""
+        return time.time() - self._meta_number("tray_heartbeat") < within
+
+    def waiting(self) -> list[tuple[ServerRecord, ItemView]]:
+        """Every item whose live definition waits for a decision (pending or changed), server by server."""
+        out: list[tuple[ServerRecord, ItemView]] = []
+        for server in self.servers():
+            for view in self.items(server.id):
+                if view.live is not None and view.status in (Status.PENDING, Status.CHANGED):
+                    out.append((server, view))
+        return out
+
+    def server_by_id(self, server_id: int) -> ServerRecord:
+        """Raises UnknownServer when it was forgotten meanwhile."""
         with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'decisions_rev'").fetchone()
-        return int(row[0]) if row else 0
+            row = self._conn.execute(
+                "SELECT id, client, name, first_seen, last_seen FROM servers WHERE id = ?", (server_id,)
+            ).fetchone()
+        if row is None:
+            raise UnknownServer(f"server #{server_id} is no longer known to mcpguard")
+        return ServerRecord(*row)
 
     # -- settings --------------------------------------------------------------------------------
 

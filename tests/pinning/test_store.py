@@ -163,3 +163,40 @@ def test_many_processes_write_at_once_without_losing_rows(app_paths: AppPaths) -
 
     report = AuditLog(store).verify()
     assert report.rows == 8 * 40 and report.ok, report.problems
+
+
+def test_migration_from_schema_1_keeps_data(app_paths: AppPaths) -> None:
+    """A database written by the first schema opens, migrates and keeps its pins."""
+    from mcpguard.pinning import store as store_module
+
+    conn = sqlite3.connect(app_paths.database)
+    for statement in store_module._split_sql(store_module._MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("INSERT INTO servers (client, name, first_seen, last_seen) VALUES ('c', 'old', 1, 1)")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = Store.open(app_paths)
+    assert [s.name for s in store.servers()] == ["old"]
+    assert store.observations_rev() == 0
+    assert not store.tray_alive()
+    (version,) = sqlite3.connect(app_paths.database).execute("PRAGMA user_version").fetchone()
+    assert version == SCHEMA_VERSION == 2
+
+
+def test_new_versions_bump_the_observation_counter_and_show_as_waiting(store: Store) -> None:
+    server = store.server("c", "s")
+    store.observe(server.id, "tool", {"t": make_tool("t")})
+    assert store.observations_rev() == 1
+    store.observe(server.id, "tool", {"t": make_tool("t")})
+    assert store.observations_rev() == 1
+    assert [(s.name, v.name) for s, v in store.waiting()] == [("s", "t")]
+    store.decide(server.id, "tool", "t", "approve", actor="x")
+    assert store.waiting() == []
+
+
+def test_tray_heartbeat(store: Store) -> None:
+    store.beat()
+    assert store.tray_alive()
+    store.beat(now=1.0)
+    assert not store.tray_alive()
