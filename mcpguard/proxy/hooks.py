@@ -51,6 +51,8 @@ class Flow:
     """Set by a step that answers the sender itself; the message is then not forwarded."""
     deferred: bool = False
     """Set by a step that must wait for the server (mcpguard's own listing) before deciding."""
+    released: bool = False
+    """A held answer, decided again after the user decided or the hold timed out: never held twice."""
     deferred_once: bool = False
     """It already waited once; a second miss is decided, not deferred again."""
     size: int = 0

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.hooks import INITIALIZE_METHODS, LISTING_METHODS, Flow
 from mcpguard.proxy.jsonrpc import Oversized
-from mcpguard.proxy.session import Session
+from mcpguard.proxy.session import HeldAnswer, Session
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,11 @@ class Pipeline:
             return []
         out: list[Out] = []
         if isinstance(message, list):
-            forward, _ = self._batch(message, lambda m: self._server_message(m, 0))
+            forward, _ = self._batch(message, lambda m: self._server_message(m, 0, None))
             if forward is not None:
                 out.append(("client", line if forward is message else jsonrpc.encode(forward)))
         else:
-            result = self._server_message(message, len(line))
+            result = self._server_message(message, len(line), line)
             if result is message:
                 out.append(("client", line))
             elif result is not None:
@@ -116,12 +116,26 @@ class Pipeline:
             self.session.rev = rev
             self.session.refresh_pins()
             self._run("decisions_changed", None)
+            self._release_held()
         return self._drain()
 
     def tick(self) -> list[Out]:
         self._run("tick", None)
         self._resume_ready()
+        self._release_held()
         return self._drain()
+
+    def _release_held(self) -> None:
+        """Answer held listings the steps let go: decided from the original answer, as if it came now."""
+        session = self.session
+        ready = [h for h in session.held if h.release]
+        if not ready:
+            return
+        session.held = [h for h in session.held if not h.release]
+        for held in ready:
+            flow = Flow(message=json.loads(held.raw), request=held.request, started=held.started, released=True)
+            if self._run_response(flow):
+                session.send_client(flow.message)
 
     # -- messages ----------------------------------------------------------------------------------
 
@@ -192,7 +206,7 @@ class Pipeline:
             if result is not None:
                 session.to_server.append(_unwrap(result))
 
-    def _server_message(self, message: Any, size: int) -> Any:
+    def _server_message(self, message: Any, size: int, raw: bytes | None) -> Any:
         session = self.session
         if not isinstance(message, dict):
             log.warning("server sent a batch element that is not an object; dropped")
@@ -212,6 +226,10 @@ class Pipeline:
             request, started = pending
             flow = Flow(message=message, request=request, started=started, size=size)
             if not self._run_response(flow):
+                return None
+            if flow.deferred:
+                original = raw if raw is not None else jsonrpc.encode(message)
+                session.held.append(HeldAnswer(original, request, started, session.clock()))
                 return None
             return _Rewritten(flow.message) if flow.modified else message
         if jsonrpc.is_notification(message):

@@ -32,20 +32,42 @@ class OwnRequest:
 
 
 @dataclass
+class HeldAnswer:
+    """A server's answer held back so the user can decide first (never-seen server, tray running)."""
+
+    raw: bytes
+    request: dict[str, Any]
+    started: float
+    since: float
+    release: bool = False
+
+
+@dataclass
 class Settings:
     """Behaviour a user may change (``mcpguard settings``); read once per connection."""
 
     trust_on_first_use: bool = False
     verify_timeout: float = 30.0
     """How long a call may wait for mcpguard's own listing before it is refused."""
+    first_list_hold: float = 25.0
+    """How long a never-seen server's first tool list may wait for the user while the tray runs."""
 
     @classmethod
     def from_store(cls, store: Store) -> Settings:
         values = store.settings()
         return cls(
             trust_on_first_use=values.get("trust_on_first_use", "off") in ("on", "true", "1", "yes"),
-            verify_timeout=float(values.get("verify_timeout", "30")),
+            verify_timeout=_number(values.get("verify_timeout"), 30.0),
+            first_list_hold=_number(values.get("first_list_hold"), 25.0),
         )
+
+
+def _number(text: str | None, default: float) -> float:
+    """A setting edited by hand into nonsense falls back to its default instead of breaking every shim."""
+    try:
+        return float(text) if text is not None else default
+    except ValueError:
+        return default
 
 
 class Session:
@@ -100,6 +122,8 @@ class Session:
         """Kinds whose own listing failed, with the server's reason."""
         self.deferred: list[tuple[Any, float]] = []
         """(Flow, since) of calls waiting for mcpguard's own listing."""
+        self.held: list[HeldAnswer] = []
+        """Listings held back for the user (see steps/first_list_hold.py)."""
 
         self.to_client: list[dict[str, Any]] = []
         self.to_server: list[dict[str, Any]] = []

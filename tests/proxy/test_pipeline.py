@@ -397,3 +397,43 @@ def test_calls_are_queued_for_the_log(pb: Playbook) -> None:
     assert records[0].result_size > 0
     assert [f["kind"] for f in records[0].findings] == ["bidi-control"]
     assert records[3].detail == "crashed"
+
+
+# -- the first list of a never-seen server waits for the user while the tray runs ---------------------
+
+
+def test_first_list_is_held_until_the_user_decides(pb: Playbook) -> None:
+    pb.session.store.beat()
+    pb.handshake()
+    pb.client(request(1, "tools/list"))
+    assert pb.server(result(1, {"tools": [READ, WRITE]})).to_client == []
+    assert pb.tick(5).to_client == []
+    store, server = pb.session.store, pb.session.server
+    store.decide(server.id, "command", "", "approve", actor="tray")
+    store.decide(server.id, "tool", "read_file", "approve", actor="tray")
+    assert pb.poll().to_client == []  # write_file still undecided
+    store.decide(server.id, "tool", "write_file", "deny", actor="tray")
+    out = pb.poll()
+    assert result(1, {"tools": [READ]}) in out.to_client
+
+
+def test_held_list_is_answered_without_pending_tools_on_time_out(pb: Playbook) -> None:
+    pb.session.store.beat()
+    pb.handshake()
+    pb.client(request(1, "tools/list"))
+    assert pb.server(result(1, {"tools": [READ]})).to_client == []
+    assert pb.tick(24).to_client == []
+    assert pb.tick(2).to_client == [result(1, {"tools": []})]
+    # Only the first list is ever held.
+    pb.client(request(2, "tools/list"))
+    assert pb.server(result(2, {"tools": [READ]})).to_client == [result(2, {"tools": []})]
+
+
+def test_no_hold_without_a_tray_or_for_a_known_server(store: Store) -> None:
+    pb = Playbook(store)
+    pb.handshake()
+    assert pb.list_tools([READ]) == []  # no tray heartbeat: answered at once
+    store.beat()
+    known = Playbook(store)
+    known.handshake()
+    assert known.list_tools([READ]) == []  # the server is known now: answered at once

@@ -28,8 +28,8 @@ class ListChanged:
 
     def decisions_changed(self, session: Session) -> None:
         for kind, method in _NOTIFICATION_BY_KIND.items():
-            if kind not in session.live:
-                continue
+            if kind not in session.live or (kind == "tool" and session.held):
+                continue  # a held list will be answered with the decision in it
             now = visible_fingerprints(session, kind)
             if now != session.visible.get(kind):
                 session.visible[kind] = now
