@@ -7,10 +7,9 @@ it would have at once. Nothing else ever waits on a human.
 
 from __future__ import annotations
 
-from mcpguard.policy import Verdict
+from mcpguard.policy import Status
 from mcpguard.proxy.hooks import Flow
 from mcpguard.proxy.session import Session
-from mcpguard.proxy.steps.listing_filter import served
 
 
 class FirstListHold:
@@ -36,8 +35,12 @@ class FirstListHold:
 
     @staticmethod
     def _waiting(session: Session) -> bool:
-        """Something of this connection's listing would be hidden (not yet decided by the user)."""
-        return any(served(session, "tool", name)[0] is Verdict.HIDE for name in session.live.get("tool", {}))
+        """The user has yet to decide about the server's command line or one of the listed tools."""
+        command = session.view("command", "")
+        if command is None or command.status is Status.PENDING:
+            return True
+        tools = session.pins.get("tool", {})
+        return any(tools[name].status is Status.PENDING for name in session.live.get("tool", {}) if name in tools)
 
     def decisions_changed(self, session: Session) -> None:
         if not self._waiting(session):
