@@ -150,13 +150,19 @@ class AuditLog:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        with self.store.transaction() as conn:
+        with self.store.snapshot() as conn:
             raw = conn.execute(sql, params).fetchall()
         return [self._row(r) for r in raw]
 
     @staticmethod
     def _row(r: Sequence[Any]) -> CallRow:
         return CallRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), r[10], r[11], r[12])
+
+    def last_id(self) -> int:
+        """The newest row's id (0 for an empty log): a cheap check for new calls."""
+        with self.store.snapshot() as conn:
+            row = conn.execute("SELECT max(id) FROM calls").fetchone()
+        return int(row[0] or 0)
 
     def iter_all(self, batch: int = 5000) -> Iterator[CallRow]:
         last = 0

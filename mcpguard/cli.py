@@ -113,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     setp.add_argument("value", nargs="?", help="its new value")
     setp.set_defaults(handler=_cmd_settings)
 
+    tray = sub.add_parser("tray", help="start the tray application", add_help=False)
+    tray.add_argument("tray_args", nargs=argparse.REMAINDER)
+    tray.set_defaults(handler=_cmd_tray)
+
     demo = sub.add_parser("demo", help="watch mcpguard guard a bundled demo server, in the terminal")
     demo.add_argument("--keep", action="store_true", help="keep the demo's profile (printed) instead of a temp one")
     demo.set_defaults(handler=_cmd_demo)
@@ -441,6 +445,20 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     store.set_setting(args.key, value)
     print(f"{args.key} = {value}")
     return 0
+
+
+# -- tray ----------------------------------------------------------------------------------------
+
+
+def _cmd_tray(args: argparse.Namespace) -> int:
+    try:
+        from mcpguard.gui.app import main as tray_main
+    except ImportError as exc:
+        raise McpGuardError(
+            f"the tray needs PySide6 and the Qt system libraries ({exc}); on Debian or Ubuntu run "
+            "`bash .ci/setup`, or `apt-get install libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3`"
+        ) from exc
+    return tray_main(args.tray_args)
 
 
 # -- demo ------------------------------------------------------------------------------------------

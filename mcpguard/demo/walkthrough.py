@@ -8,80 +8,19 @@ held, approved, called, then a rug pull caught, held and shown with its hidden t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
+from mcpguard.demo.client import LineClient
 from mcpguard.paths import HOME_ENV, AppPaths
 
 SERVER = "demo"
 CLIENT = "mcpguard-demo"
-
-
-class _Client:
-    """A minimal line-based MCP client over the shim's pipes."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        command = [sys.executable, "-m", "mcpguard.demo.server", "--rug-pull-after", "2"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mcpguard", "run", "--name", SERVER, "--client", CLIENT, "--", *command],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        self.inbox: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.notifications: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._ids = 0
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            message = json.loads(line)
-            if "id" in message:
-                self.inbox.put(message)
-            else:
-                self.notifications.put(message)
-
-    def send(self, method: str, params: dict[str, Any] | None = None, *, notify: bool = False) -> dict[str, Any]:
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        if not notify:
-            self._ids += 1
-            message["id"] = self._ids
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-        if notify:
-            return {}
-        return self.inbox.get(timeout=15)
-
-    def wait_notification(self, method: str, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if self.notifications.get(timeout=deadline - time.monotonic())["method"] == method:
-                    return True
-            except queue.Empty:
-                return False
-        return False
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+DEMO_SERVER_ARGS = ["--rug-pull-after", "2"]
 
 
 def _say(text: str) -> None:
@@ -127,7 +66,7 @@ def run_walkthrough(*, keep: bool = False) -> int:
         env = {**os.environ, HOME_ENV: home}
         AppPaths.under(home).ensure()
         print(f"mcpguard demo — a separate profile in {home}; your real settings are not touched.")
-        client = _Client(env)
+        client = LineClient(env, SERVER, CLIENT, DEMO_SERVER_ARGS)
         ok = True
         try:
             ok = _script(client, env)
@@ -139,7 +78,7 @@ def run_walkthrough(*, keep: bool = False) -> int:
     return 0 if ok else 1
 
 
-def _script(client: _Client, env: dict[str, str]) -> bool:
+def _script(client: LineClient, env: dict[str, str]) -> bool:
     ok = True
     _say("An AI client starts the demo server through mcpguard and asks for its tools.")
     init = client.send(

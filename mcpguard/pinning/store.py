@@ -262,6 +262,12 @@ class Store:
                 self._conn.execute("COMMIT")
 
     @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read-only view for other core modules' queries (audit): never takes the write lock."""
+        with self._read() as conn:
+            yield conn
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction for other core modules that keep tables in this database (audit)."""
         with self._write() as conn:

@@ -1,0 +1,152 @@
+"""``mcpguard tray``: the application object, one instance per user and profile.
+
+The tray is never in the data path: shims keep guarding, fail closed, whether or not it runs. It only
+reads and writes the store, so on start it simply shows whatever happened while it was away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from mcpguard import logs
+from mcpguard.paths import HOME_ENV, AppPaths
+
+if TYPE_CHECKING:
+    from mcpguard.demo.scripted import ScriptedDemo
+    from mcpguard.gui.tray import Tray
+
+log = logging.getLogger(__name__)
+
+
+def instance_name(paths: AppPaths) -> str:
+    """One tray per user and profile: the local socket's name says both."""
+    digest = hashlib.sha256(str(paths.home).encode()).hexdigest()[:12]
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "user"
+    return f"mcpguard-{user}-{digest}"
+
+
+def ask_running_instance(name: str, message: str = "show", timeout_ms: int = 500) -> bool:
+    """Hand ``message`` to a tray that already runs; False when there is none."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    if not socket.waitForConnected(timeout_ms):
+        return False
+    socket.write(message.encode() + b"\n")
+    socket.waitForBytesWritten(timeout_ms)
+    socket.disconnectFromServer()
+    return True
+
+
+class SingleInstance:
+    """Listens for later starts and passes their request (``show``) on."""
+
+    def __init__(self, name: str, on_message: object) -> None:
+        self.server = QLocalServer()
+        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not self.server.listen(name):
+            QLocalServer.removeServer(name)  # a stale socket left by a crash
+            self.server.listen(name)
+        self._on_message = on_message
+        self.server.newConnection.connect(self._on_server_new_connection)
+
+    def _on_server_new_connection(self) -> None:
+        while self.server.hasPendingConnections():
+            socket = self.server.nextPendingConnection()
+            socket.readyRead.connect(lambda s=socket: self._read(s))
+
+    def _read(self, socket: QLocalSocket) -> None:
+        message = bytes(socket.readAll().data()).decode(errors="replace").strip()
+        if callable(self._on_message):
+            self._on_message(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcpguard tray", description="The mcpguard tray application.")
+    parser.add_argument("--demo", action="store_true", help="run the bundled demo server and a scripted client")
+    parser.add_argument("--no-demo", action="store_true", help="never start the demo on its own")
+    parser.add_argument("--show", action="store_true", help="open the window at start")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    paths = AppPaths.from_env().ensure()
+    logs.setup(paths, prefix="tray")
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("mcpguard")
+    app.setQuitOnLastWindowClosed(False)
+    name = instance_name(paths)
+    if ask_running_instance(name):
+        print("mcpguard: the tray is already running; its window was brought forward.", file=sys.stderr)
+        return 0
+    tray_app = TrayApp(paths, demo=args.demo, no_demo=args.no_demo)
+    tray_app.single = SingleInstance(name, tray_app.on_message)
+    tray_app.start(show=args.show)
+    code = app.exec()
+    tray_app.shutdown()
+    return code
+
+
+class TrayApp:
+    """Wires store, bridge, window, tray icon and the optional demo together."""
+
+    def __init__(self, paths: AppPaths, *, demo: bool = False, no_demo: bool = False) -> None:
+        from mcpguard.gui.bridge import StoreBridge
+        from mcpguard.gui.crash_dialog import install_excepthook
+        from mcpguard.gui.main_window import MainWindow
+        from mcpguard.pinning.store import Store
+
+        install_excepthook()
+        self.paths = paths
+        self.store = Store.open(paths)
+        self.bridge = StoreBridge(self.store)
+        self.has_tray = QSystemTrayIcon.isSystemTrayAvailable()
+        self.window = MainWindow(self.store, self.bridge, quit_on_close=not self.has_tray)
+        self.tray: Tray | None = None
+        if self.has_tray:
+            from mcpguard.gui.tray import Tray
+
+            self.tray = Tray(self.store, self.window)
+        self.single: SingleInstance | None = None
+        known = [s for s in self.store.servers() if s.client != "demo-client"]
+        self.want_demo = demo or (not no_demo and not known)
+        self.demo: ScriptedDemo | None = None
+
+    def start(self, *, show: bool = False) -> None:
+        self.bridge.start()
+        if self.tray is not None:
+            self.tray.show()
+        if show or self.tray is None:
+            self.window.show_page("approvals")
+        if self.want_demo:
+            QTimer.singleShot(300, self.start_demo)
+
+    def start_demo(self) -> None:
+        from mcpguard.demo.scripted import ScriptedDemo
+
+        os.environ.setdefault(HOME_ENV, str(self.paths.home))
+        self.demo = ScriptedDemo(self.paths)
+        self.demo.start()
+
+    def on_message(self, message: str) -> None:
+        if message == "show":
+            self.window.show_page("approvals" if self.store.waiting() else "activity")
+
+    def shutdown(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+            self.demo.join(timeout=5)
+        self.bridge.stop()
+        if self.tray is not None:
+            self.tray.icon.hide()

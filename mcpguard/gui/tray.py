@@ -1,0 +1,134 @@
+"""The tray icon: state at a glance, a menu rebuilt each time it opens, notifications that lead somewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
+
+from mcpguard.gui.icons import TrayState, tray_icon
+from mcpguard.gui.main_window import MainWindow
+from mcpguard.pinning.store import ItemView, ServerRecord, Store
+
+log = logging.getLogger(__name__)
+
+CRITICAL = "critical"
+
+
+def tray_state(waiting: list[tuple[ServerRecord, ItemView]]) -> tuple[TrayState, int]:
+    """Red when a waiting definition has a critical finding, amber when anything waits, else fine."""
+    if any(f.get("severity") == CRITICAL for _, v in waiting if v.live for f in v.live.findings):
+        return TrayState.ALERT, len(waiting)
+    if waiting:
+        return TrayState.WAITING, len(waiting)
+    return TrayState.OK, 0
+
+
+class Tray(QObject):
+    """Owns the QSystemTrayIcon; the window does the work."""
+
+    notified = Signal(str, str)
+    """A notification was shown (title, text); tests and the demo listen to it."""
+
+    def __init__(self, store: Store, window: MainWindow, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.window = window
+        self.paused = False
+        self._notified: set[tuple[int, str, str, str]] = set()
+        self._notify_server: int | None = None
+        self.icon = QSystemTrayIcon(tray_icon(TrayState.OK))
+        self.menu = QMenu()
+        self.menu.aboutToShow.connect(self._rebuild_menu)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._on_icon_activated)
+        self.icon.messageClicked.connect(self._on_icon_message_clicked)
+        window.bridge.definitions_changed.connect(self.refresh)
+        window.bridge.decisions_changed.connect(self.refresh)
+        self._rebuild_menu()
+        self._seed_notified()
+        self.refresh()
+
+    def show(self) -> None:
+        self.icon.show()
+
+    def _seed_notified(self) -> None:
+        """What waited before the tray started is shown by the icon, not announced again one by one."""
+        for server, view in self.store.waiting():
+            self._notified.add(self._key(server, view))
+
+    @staticmethod
+    def _key(server: ServerRecord, view: ItemView) -> tuple[int, str, str, str]:
+        return (server.id, view.kind, view.name, view.live.fingerprint if view.live else "")
+
+    def refresh(self) -> None:
+        """Update icon and tooltip; announce definitions that started waiting since the last look."""
+        waiting = self.store.waiting()
+        state, count = tray_state(waiting)
+        self.icon.setIcon(tray_icon(state, count))
+        if state is TrayState.OK:
+            self.icon.setToolTip("mcpguard: all servers as approved")
+        else:
+            self.icon.setToolTip(f"mcpguard: {count} definition{'s' if count != 1 else ''} waiting for approval")
+        fresh = [(s, v) for s, v in waiting if self._key(s, v) not in self._notified]
+        for server, view in fresh:
+            self._notified.add(self._key(server, view))
+        if fresh:
+            self._announce(fresh)
+
+    def _announce(self, fresh: list[tuple[ServerRecord, ItemView]]) -> None:
+        if self.paused or self.store.setting("notify_new", "on") == "off":
+            return
+        server = fresh[0][0]
+        tools = [v.name for s, v in fresh if s.id == server.id and v.kind == "tool"]
+        changed = any(v.approved is not None for _, v in fresh)
+        critical = any(f.get("severity") == CRITICAL for _, v in fresh if v.live for f in v.live.findings)
+        title = f"{server.name}: {'changed' if changed else 'new'} tools wait for approval"
+        if critical:
+            title = f"{server.name}: a tool definition hides instructions"
+        names = ", ".join(tools[:4]) + ("…" if len(tools) > 4 else "")
+        text = (names + "\n" if names else "") + "The AI client does not see them until you approve. Click to review."
+        self._notify_server = server.id
+        icon = QSystemTrayIcon.MessageIcon.Critical if critical else QSystemTrayIcon.MessageIcon.Warning
+        if self.icon.isVisible():
+            self.icon.showMessage(title, text, icon, 15000)
+        self.notified.emit(title, text)
+
+    def _on_icon_message_clicked(self) -> None:
+        if self._notify_server is not None:
+            self.window.review(self._notify_server)
+
+    def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.window.show_page("approvals" if self.store.waiting() else "activity")
+
+    def _rebuild_menu(self) -> None:
+        """Rebuilt on every opening, so counts and names are never stale."""
+        self.menu.clear()
+        waiting = self.store.waiting()
+        servers = sorted({(s.id, s.name) for s, _ in waiting}, key=lambda p: p[1])
+        if waiting:
+            head = self.menu.addAction(f"{len(waiting)} approval{'s' if len(waiting) != 1 else ''} waiting…")
+            head.triggered.connect(lambda: self.window.show_page("approvals"))
+            for server_id, name in servers[:8]:
+                action = self.menu.addAction(f"    Review {name}…")
+                action.triggered.connect(lambda _=False, sid=server_id: self.window.review(sid))
+        else:
+            none = self.menu.addAction("No approvals waiting")
+            none.setEnabled(False)
+        self.menu.addSeparator()
+        self.menu.addAction("&Activity").triggered.connect(lambda: self.window.show_page("activity"))
+        self.menu.addAction("&Servers and tools").triggered.connect(lambda: self.window.show_page("servers"))
+        self.menu.addAction("S&ettings…").triggered.connect(self.window.open_settings)
+        pause = QAction("&Pause notifications", self.menu)
+        pause.setCheckable(True)
+        pause.setChecked(self.paused)
+        pause.toggled.connect(self._on_pause_toggled)
+        self.menu.addAction(pause)
+        self.menu.addSeparator()
+        self.menu.addAction("&Quit mcpguard").triggered.connect(QApplication.quit)
+
+    def _on_pause_toggled(self, checked: bool) -> None:
+        self.paused = checked

@@ -1,0 +1,56 @@
+"""The application: one instance per profile, a window where there is no tray, the demo's wiring."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from mcpguard.gui.app import SingleInstance, TrayApp, ask_running_instance, instance_name
+from mcpguard.paths import AppPaths
+
+pytestmark = pytest.mark.gui
+
+
+def test_second_start_hands_over_to_the_first(qtbot: QtBot, app_paths: AppPaths) -> None:
+    name = instance_name(app_paths)
+    received: list[str] = []
+    single = SingleInstance(name, received.append)
+    assert single.server.isListening()
+    assert ask_running_instance(name)
+    qtbot.waitUntil(lambda: received == ["show"], timeout=3000)
+    single.server.close()
+    assert not ask_running_instance(name)
+
+
+def test_second_process_exits_and_brings_the_window_forward(qtbot: QtBot, app_paths: AppPaths) -> None:
+    """A real second ``mcpguard tray`` process finds the first, says so and exits 0."""
+    name = instance_name(app_paths)
+    received: list[str] = []
+    single = SingleInstance(name, received.append)
+    done = subprocess.Popen(
+        [sys.executable, "-m", "mcpguard", "tray", "--no-demo"], stderr=subprocess.PIPE, text=True
+    )
+    qtbot.waitUntil(lambda: done.poll() is not None, timeout=20000)
+    assert done.returncode == 0
+    assert "already running" in (done.stderr.read() if done.stderr else "")
+    qtbot.waitUntil(lambda: received == ["show"], timeout=3000)
+    single.server.close()
+
+
+def test_without_a_tray_the_window_is_the_application(qtbot: QtBot, app_paths: AppPaths) -> None:
+    app = TrayApp(app_paths, no_demo=True)
+    assert not app.has_tray  # offscreen has no system tray
+    app.start()
+    qtbot.addWidget(app.window)
+    assert app.window.isVisible()
+    assert app.window.quit_on_close
+    assert app.tray is None
+    app.shutdown()
+
+
+def test_demo_starts_when_no_server_is_known(app_paths: AppPaths) -> None:
+    assert TrayApp(app_paths).want_demo
+    assert not TrayApp(app_paths, no_demo=True).want_demo
