@@ -4,19 +4,20 @@ Pinning tells us *that* a definition changed; this module tells the user *why it
 before they approve it: hidden characters the model reads but the user cannot see, text aimed at the
 model rather than at the user, look-alike tool names and descriptions that hijack other servers' tools.
 
-The shim imports this on its hot path, so it uses the standard library only, compiles its patterns once
-and keeps the per-character work in C (``re``) wherever it can: a megabyte of ordinary text is a handful
-of regex searches.  False positives teach users to click "approve" without reading, so every pattern is
+The shim imports this on its hot path, so it uses the standard library only, compiles its patterns on
+first use and keeps the per-character work in C (``re``) wherever it can: a megabyte of ordinary text
+costs a few dozen string searches.  False positives teach users to click "approve" without reading, so every pattern is
 deliberately narrow and ordinary descriptions (any language, emoji, accented names) produce no findings.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final, Literal, cast
 
@@ -96,6 +97,41 @@ class Finding:
         return cls(values["kind"], cast(Severity, severity), values["where"], values["explanation"], values["excerpt"])
 
 
+class _Regex:
+    """A pattern compiled on first use.
+
+    The shim imports this module on every start, but most starts see only definitions that are already
+    pinned, so the ~20 ms of compiling the wording rules should be paid only by a scan that needs them.
+    """
+
+    __slots__ = ("source", "_compiled")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source)
+        return self._compiled
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.compiled.search(text, pos, endpos)
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.compiled.match(text, pos, endpos)
+
+    def fullmatch(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match[str] | None:
+        return self.compiled.fullmatch(text, pos, endpos)
+
+    def finditer(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text, pos, endpos)
+
+    def sub(self, replacement: str, text: str) -> str:
+        return self.compiled.sub(replacement, text)
+
+
 # --------------------------------------------------------------------------------------------------
 # Hidden characters
 # --------------------------------------------------------------------------------------------------
@@ -125,9 +161,9 @@ _VISIBLE: Final = (
 # would also swallow the controls \x1c-\x1f and \x85.  The Hangul fillers are letters (\w) and so
 # need the slower second pattern, used only when the cheap _FILLERS check finds one.
 _NOT_HIDDEN: Final = "\\w\t\n\r\x20-\x7e\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000" + _VISIBLE
-_CANDIDATE: Final = re.compile(f"[^{_NOT_HIDDEN}][^{_NOT_HIDDEN}]*")
-_FILLERS: Final = re.compile("[\u115f\u1160\u3164\uffa0]")
-_CANDIDATE_WITH_FILLERS: Final = re.compile(f"(?:[\u115f\u1160\u3164\uffa0]|[^{_NOT_HIDDEN}])+")
+_CANDIDATE: Final = _Regex(f"[^{_NOT_HIDDEN}][^{_NOT_HIDDEN}]*")
+_FILLERS: Final = _Regex("[\u115f\u1160\u3164\uffa0]")
+_CANDIDATE_WITH_FILLERS: Final = _Regex(f"(?:[\u115f\u1160\u3164\uffa0]|[^{_NOT_HIDDEN}])+")
 # Past this many hidden runs in one string the findings only say "many more"; it bounds the work a
 # hostile megabyte of alternating zero-width characters can cause.
 _SPAN_LIMIT: Final = 2000
@@ -137,7 +173,7 @@ def _has_candidates(text: str) -> bool:
     return _CANDIDATE.search(text) is not None or _FILLERS.search(text) is not None
 
 
-_TERMINAL: Final = re.compile(
+_TERMINAL: Final = _Regex(
     "\x1b\\[[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # CSI: colours, cursor moves, erase line
     "|\x9b[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"  # 8-bit CSI
     "|[\x1b]\\][^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\\\|\x9c)?"  # OSC: titles, OSC 8 links, OSC 52 clipboard
@@ -146,7 +182,23 @@ _TERMINAL: Final = re.compile(
     "|\x1b[\x20-\x2f]*[\x30-\x7e]"  # two-byte escapes: reset, save/restore cursor, charsets
 )
 
-_FLAG_TAGS: Final = re.compile("[\U000e0030-\U000e0039\U000e0061-\U000e007a]{2,7}\U000e007f")
+_FLAG_TAGS: Final = _Regex("[\U000e0030-\U000e0039\U000e0061-\U000e007a]{2,7}\U000e007f")
+
+# Emoji sequences and Persian text use a selector or joiner every few characters.  _is_benign() lets
+# them through, but one Python call each would dominate the scan, so the clear-cut cases are masked in
+# C first.  Every case matched here is one _is_benign() also accepts (tests/test_scanner.py checks).
+_EMOJI: Final = (
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2190-\u21ff\u2300-\u23ff\u24c2\u25a0-\u27bf"
+    "\u2934\u2935\u2b05-\u2b07\u2b1b\u2b1c\u2b50\u2b55\u3030\u303d\u3297\u3299\U0001f000-\U0001faff"
+)
+_ARABIC_LETTERS: Final = "\u0620-\u063a\u0641-\u064a\u066e\u066f\u0671-\u06d3\u06d5\u06ee\u06ef\u06fa-\u06fc\u06ff"
+# Each alternative starts with the glue character itself and looks behind afterwards, which lets sre
+# jump straight to the candidates instead of trying every position.
+_GLUE: Final = _Regex(
+    f"\ufe0f(?<=[{_EMOJI}]\ufe0f)(?=[\\w\\s\x21-\x7e{_EMOJI}\u200c\u200d]|\\Z)(?![\u115f\u1160\u3164\uffa0])"
+    f"|\u200d(?<=[{_EMOJI}\ufe0f]\u200d)(?=[{_EMOJI}])"
+    f"|\u200c(?<=[{_ARABIC_LETTERS}]\u200c)(?=[{_ARABIC_LETTERS}])"
+)
 
 _C0_NAMES: Final = (
     "NUL SOH STX ETX EOT ENQ ACK BEL BS HT LF VT FF CR SO SI DLE DC1 DC2 DC3 DC4 NAK SYN ETB CAN EM SUB ESC FS GS RS US"
@@ -204,7 +256,9 @@ def _joins_visibly(ch: str) -> bool:
     """Whether a ZWJ/ZWNJ next to this character is doing real work (emoji sequences, Indic, Persian)."""
     if ch == "\ufe0f":
         return True
-    return ord(ch) > 0x7F and _char_kind(ch) is None and unicodedata.category(ch)[0] in "LMS"
+    if ord(ch) <= 0x7F or _char_kind(ch) is not None:
+        return False
+    return unicodedata.category(ch)[0] in "LMS" or 0x1F000 <= ord(ch) <= 0x1FAFF  # incl. emoji newer than Python
 
 
 def _is_benign(text: str, start: int, end: int, kind: str) -> bool:
@@ -242,13 +296,18 @@ def _add_span(spans: list[tuple[int, int, str]], start: int, end: int, kind: str
         spans.append((start, end, kind))
 
 
-def _hidden_spans(text: str, limit: int | None = None) -> list[tuple[int, int, str]]:
+def _hidden_spans(text: str, limit: int | None = None, *, mask: bool = True) -> list[tuple[int, int, str]]:
     """Find maximal runs of same-kind hidden characters, and whole terminal escape sequences."""
     spans: list[tuple[int, int, str]] = []
     search = (_CANDIDATE_WITH_FILLERS if _FILLERS.search(text) else _CANDIDATE).search
     char_kind = _char_kind
+    # Runs are located in a copy where benign glue is replaced by a plain letter (same length, so
+    # positions agree); characters are always read from the real text.
+    masked = text
+    if mask and ("\ufe0f" in text or "\u200d" in text or "\u200c" in text):
+        masked = _GLUE.sub("e", text)
     pos = 0
-    while (match := search(text, pos)) is not None:
+    while (match := search(masked, pos)) is not None:
         i, run_end = match.span()
         if run_end - i == 1 and text[i] not in "\x1b\x9b\x9d":  # the common case: one stray character
             kind = char_kind(text[i])
@@ -372,19 +431,32 @@ class _Rule:
     """A wording check.
 
     Running a dozen alternation-heavy regexes over a megabyte costs far more than the 100 ms budget,
-    so each rule names the literal ``anchors`` every hit must contain.  ``str.find`` locates them in C
-    and the regex only runs in a small window around each one (``before``/``after`` characters); with
-    ``before == 0`` every alternative starts with an anchor and the regex is tried right there.
+    so each rule lists the literal anchors every hit must contain.  ``str.find`` locates them in C and
+    the regex only runs in a window of ``before``/``after`` characters around each one; an anchor with
+    a ``(0, 0)`` window starts every hit, so the regex is simply tried right there.
     """
 
     kind: str
     severity: Severity
-    pattern: re.Pattern[str]
+    pattern: _Regex
     explanation: str
-    anchors: tuple[str, ...]
-    before: int = 0
-    after: int = 0
+    anchors: tuple[tuple[str, int, int], ...]  # empty: the pattern starts with a literal, scan it all
     in_results: bool = True
+
+    words: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", tuple(anchor for anchor, _, _ in self.anchors))
+
+
+def _at(*words: str) -> tuple[tuple[str, int, int], ...]:
+    """Anchors that start every hit."""
+    return tuple((word, 0, 0) for word in words)
+
+
+def _near(before: int, after: int, *words: str) -> tuple[tuple[str, int, int], ...]:
+    """Anchors somewhere inside a hit that starts at most ``before`` and ends ``after`` characters away."""
+    return tuple((word, before, after) for word in words)
 
 
 _USER = r"(?:the\s+|your\s+|this\s+)?(?:user|human|person)s?\b"
@@ -395,7 +467,7 @@ _RULES: Final[tuple[_Rule, ...]] = (
     _Rule(
         "model-directive",
         "critical",
-        re.compile(
+        _Regex(
             r"(?:ignore|disregard|forget|override|bypass)\s+(?:"
             r"(?:all|any|every)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+)?"
             r"(?:(?:previous|prior|above|earlier|preceding|other|former|system|safety)\s+)?"
@@ -405,12 +477,12 @@ _RULES: Final[tuple[_Rule, ...]] = (
             r"|the\s+above|everything\s+above)\b"
         ),
         "The text tells the model to ignore its earlier instructions, the classic prompt-injection opener.",
-        ("ignore", "disregard", "forget", "override", "bypass"),
+        _at("ignore", "disregard", "forget", "override", "bypass"),
     ),
     _Rule(
         "model-directive",
         "critical",
-        re.compile(
+        _Regex(
             rf"{_NOT}(?:tell|inform|notify|alert|warn)\s+{_USER}"
             rf"|{_NOT}(?:mention|show|reveal|disclose|display|report|say)\s+"
             rf"(?:this|that|it|these|anything|any\s+of\s+this)(?:\s+[\w'’-]+){{0,2}}?\s+to\s+{_USER}"
@@ -420,57 +492,36 @@ _RULES: Final[tuple[_Rule, ...]] = (
             rf"|the\s+user\s+(?:must|should)\s+not\s+(?:know|see|notice|be\s+told|find\s+out)\b"
         ),
         "The text tells the model to keep something from the user, which an honest tool never needs.",
-        ("user", "human", "person"),
-        before=110,
-        after=40,
+        _near(110, 40, "user", "human", "person"),
     ),
     _Rule(
         "model-directive",
         "critical",
-        re.compile(
+        _Regex(
             r"<\s*/?\s*(?:important|system|instructions?|system[\s_-]?(?:prompt|message|instructions?)|secret"
             r"|hidden|admin|critical|(?:assistant|model|ai|tool)[\s_-]?instructions?)\s*>"
             r"|<\|(?:im_start|im_end|system|endoftext|start_header_id|end_header_id|eot_id)\|>"
             r"|\[/?inst\]|<</?sys>>|\[(?:system|instructions?)\]"
         ),
         "The text uses pseudo-tags or chat-template tokens to pass itself off as system instructions.",
-        (
-            "important",
-            "system",
-            "instruction",
-            "secret",
-            "hidden",
-            "admin",
-            "critical",
-            "im_start",
-            "im_end",
-            "endoftext",
-            "header_id",
-            "eot_id",
-            "inst]",
-            "sys>>",
-        ),
-        before=20,
-        after=30,
+        _at("<", "["),
     ),
     _Rule(
         "model-directive",
         "warning",
-        re.compile(
+        _Regex(
             r"(?:your|my|the\s+assistant['’]?s|the\s+model['’]?s|new|original|hidden)\s+system\s+prompt"
             r"|system\s+prompt\s+(?:says|tells|requires|overrides?|instructs?|is\s+overridden)"
             r"|(?:reveal|print|output|repeat|show|leak|send|include|return|dump)\s+(?:[\w'’-]+\s+){0,2}?"
             r"system\s+prompt"
         ),
         "The text talks to the model about its system prompt, which tool descriptions have no reason to do.",
-        ("prompt",),
-        before=70,
-        after=40,
+        _near(70, 40, "prompt"),
     ),
     _Rule(
         "model-directive",
         "warning",
-        re.compile(
+        _Regex(
             r"you\s+(?:must|need\s+to|have\s+to|are\s+required\s+to|should\s+always)\s+"
             r"(?:first\s+|always\s+|also\s+|now\s+|immediately\s+)?"
             r"(?:read|call|send|invoke|fetch|upload|forward|email|post|exfiltrate|retrieve|access|cat|open"
@@ -480,82 +531,69 @@ _RULES: Final[tuple[_Rule, ...]] = (
             r"|upload|call)\b"
         ),
         "The text orders the model to take extra steps (reading or sending something) before using the tool.",
-        ("you", "before"),
+        _at("you", "before"),
     ),
     _Rule(
         "model-directive",
         "warning",
-        re.compile(
+        _Regex(
             r"this\s+is\s+(?:very|extremely|really|critically|super|absolutely|vitally)\s+important\b"
             r"|very\s+very\s+important\b"
         ),
         "The text presses urgency on the model, a common way to make injected instructions stick.",
-        ("important",),
-        before=60,
-        after=10,
+        _near(60, 10, "important"),
     ),
     _Rule(
         "model-directive",
         "warning",
-        re.compile(
+        _Regex(
             r"as\s+an?\s+(?:ai|llm|large\s+language\s+model|language\s+model|ai\s+assistant)\b"
             r"|assistant\s+(?:must|shall|is\s+required\s+to|has\s+to|needs\s+to)\b"
             r"|note\s+(?:to|for)\s+(?:the\s+)?(?:ai|llm|assistant|model)\b"
         ),
         "The text addresses the AI model directly instead of describing what the tool does.",
-        ("as ", "assistant", "note"),
+        _at("as ", "assistant", "note"),
     ),
     _Rule(
         "model-directive",
         "warning",
-        re.compile(r"(?:secretly|covertly|surreptitiously|stealthily|conceal(?:s|ed|ing|ment)?)\b"),
+        _Regex(r"(?:secretly|covertly|surreptitiously|stealthily|conceal(?:s|ed|ing|ment)?)\b"),
         "The text asks for secrecy, which has no place in an honest tool description.",
-        ("secretly", "covertly", "surreptitiously", "stealthily", "conceal"),
+        _at("secretly", "covert", "surreptitious", "stealth", "conceal"),
     ),
     _Rule(
         "sensitive-path",
         "warning",
-        re.compile(
-            r"~?[/\\]?\.ssh\b(?:[/\\][\w.-]+)?"
-            r"|id_(?:rsa|dsa|ecdsa|ed25519)\b"
-            r"|\.aws(?:[/\\](?:credentials|config))?\b"
-            r"|aws_secret_access_key\b"
+        # Starts with a literal dot, so sre's own prefix search finds the candidates: no anchors needed.
+        _Regex(
+            r"\.(?:ssh|aws|cursor|gnupg|kube|docker)\b(?:[/\\][\w.-]+)?"
             r"|\.env(?:rc|\.[a-z]+)?\b"
+            r"|\.(?:netrc|git-credentials|pgpass|bash_history|zsh_history)\b"
+            r"|\.config[/\\]claude\b"
+        ),
+        "",
+        (),
+        in_results=False,
+    ),
+    _Rule(
+        "sensitive-path",
+        "warning",
+        _Regex(
+            r"id_(?:rsa|dsa|ecdsa|ed25519)\b"
+            r"|aws_secret_access_key\b"
             r"|/etc/(?:passwd|shadow|sudoers|master\.passwd)\b"
             r"|private[\s_-]?keys?\b"
             r"|(?:claude_desktop_config|mcp)\.json\b"
-            r"|~?[/\\]\.cursor\b|\.cursor[/\\]"
-            r"|\.netrc\b|\.git-credentials\b|\.pgpass\b|\.gnupg\b|\.kube[/\\]config\b"
-            r"|\.docker[/\\]config\.json\b|\.(?:bash|zsh)_history\b"
-            r"|(?:application\s+support|\.config|appdata[/\\]roaming)[/\\]claude\b"
+            r"|(?:application\s+support|appdata[/\\]roaming)[/\\]claude\b"
         ),
         "",
-        (
-            ".ssh",
-            "id_",
-            ".aws",
-            "aws_secret",
-            ".env",
-            "/etc/",
-            "private",
-            ".json",
-            ".cursor",
-            ".netrc",
-            ".git-credentials",
-            ".pgpass",
-            ".gnupg",
-            ".kube",
-            "_history",
-            "claude",
-        ),
-        before=30,
-        after=60,
+        _at("id_", "aws_secret", "/etc/", "private") + _near(25, 10, ".json", "claude"),
         in_results=False,
     ),
     _Rule(
         "secret-request",
         "warning",
-        re.compile(
+        _Regex(
             r"(?:pass|send|include|provide|supply|attach|append|forward|share|paste|give|put|embed|upload|leak"
             r"|copy)\s+(?:[\w'’.-]+\s+){0,3}?(?:"
             r"api[\s_-]?keys?|access[\s_-]?(?:tokens?|keys?)|auth(?:entication|orization)?[\s_-]?tokens?"
@@ -569,9 +607,7 @@ _RULES: Final[tuple[_Rule, ...]] = (
         ),
         "The text asks the model to hand over a secret (API key, token, password or credentials), which "
         "would leak it to this server.",
-        ("key", "token", "password", "passphrase", "passcode", "credential", "secret", "seed", "recovery"),
-        before=100,
-        after=50,
+        _near(100, 50, "key", "token", "passw", "passp", "passc", "credential", "secret", "phrase", "codes"),
         in_results=False,
     ),
 )
@@ -584,28 +620,28 @@ _SENSITIVE_EXPLANATION: Final = (
 _HIDDEN_EXPLANATIONS: Final[dict[str, tuple[Severity, str]]] = {
     "zero-width": (
         "warning",
-        "{count} zero-width character{s} ({names}) hide in the text, where they can split words to slip "
+        "The text hides {count} zero-width character{s} ({names}); such characters can split words to slip "
         "past filters or carry a hidden message{more}.",
     ),
     "bidi-control": (
         "critical",
-        "{count} bidirectional control character{s} ({names}) reorder how the text is displayed, so the "
-        "user can read something different from what the model reads{more}.",
+        "The text contains {count} bidirectional control character{s} ({names}); these reorder how text is "
+        "displayed, so the user can read something different from what the model reads{more}.",
     ),
     "invisible": (
         "warning",
-        "{count} invisible character{s} ({names}) have no visible glyph but the model still reads them, "
-        "so they can hide data or instructions{more}.",
+        "The text hides {count} invisible character{s} ({names}); they show no glyph, yet the model reads "
+        "them, so they can carry data or instructions{more}.",
     ),
     "private-use": (
         "warning",
-        "{count} private-use character{s} ({names}) have no agreed meaning or glyph and can carry data the "
-        "user cannot read{more}.",
+        "The text contains {count} private-use character{s} ({names}); these have no agreed meaning or "
+        "glyph and can carry data the user cannot read{more}.",
     ),
     "control-character": (
         "warning",
-        "{count} control character{s} ({names}) have no place in tool text and can garble what terminals "
-        "and logs show{more}.",
+        "The text contains {count} control character{s} ({names}); these have no place in tool text and "
+        "can garble what terminals and logs show{more}.",
     ),
 }
 
@@ -614,7 +650,28 @@ _MAX_PER_KIND: Final = 10
 _EXCERPT_MAX: Final = 120
 
 
+_STYLED: Final = _Regex("[\u24b6-\u24e9\uff01-\uff5e\U0001d400-\U0001d7ff]")
+
+
+@lru_cache(maxsize=1)
+def _unstyle_table() -> dict[int, str]:
+    """Fullwidth, circled and mathematical letters folded to ASCII, one character for one character.
+
+    Only these 1:1 foldings are used (not full NFKC, which can change the length), so positions found
+    in the folded text still point at the same characters of the original.
+    """
+    table: dict[int, str] = {}
+    for cp in [*range(0x24B6, 0x24EA), *range(0xFF01, 0xFF5F), *range(0x1D400, 0x1D800)]:
+        folded = unicodedata.normalize("NFKC", chr(cp))
+        if len(folded) == 1 and folded.isascii():
+            table[cp] = folded
+    return table
+
+
 def _lower_same_length(text: str) -> str:
+    """Lower-case for the wording rules without moving any position; styled letters fold to ASCII too."""
+    if _STYLED.search(text) is not None:
+        text = text.translate(_unstyle_table())
     lowered = text.lower()
     if len(lowered) != len(text):  # only U+0130 grows when lower-cased
         lowered = text.replace("\u0130", "i").lower()
@@ -646,21 +703,45 @@ def _clip_markers(before: str, after: str) -> tuple[str, str]:
     return before, after
 
 
+def _reveal_range(text: str, spans: list[tuple[int, int, str]], start: int, end: int) -> str:
+    out: list[str] = []
+    pos = start
+    for span_start, span_end, kind in spans:
+        if span_end <= start or span_start >= end:
+            continue
+        cut_start, cut_end = max(span_start, start), min(span_end, end)
+        out.append(text[pos:cut_start])
+        _reveal_span(out, text[cut_start:cut_end], kind)
+        pos = cut_end
+    out.append(text[pos:end])
+    return "".join(out)
+
+
 def _excerpt(text: str, start: int, end: int) -> str:
-    """Show the hit with some context, revealed, in about _EXCERPT_MAX characters on one line."""
-    hit = reveal(text[start : min(end, start + 2 * _EXCERPT_MAX)])
-    if len(hit) >= _EXCERPT_MAX or end - start > 2 * _EXCERPT_MAX:
-        excerpt = hit[: _EXCERPT_MAX - 1] + "…"
+    """Show the hit with some context, revealed, in about _EXCERPT_MAX characters on one line.
+
+    Hidden characters are found in a window wider than anything shown, so an emoji sequence cut at the
+    window's edge cannot turn into a false marker inside the excerpt.
+    """
+    end = min(end, start + 2 * _EXCERPT_MAX)
+    offset = max(0, start - _EXCERPT_MAX - 8)
+    window = text[offset : min(len(text), end + _EXCERPT_MAX + 8)]
+    start, end = start - offset, end - offset
+    spans = _hidden_spans(window) if _has_candidates(window) else []
+    hit = _reveal_range(window, spans, start, end)
+    if len(hit) >= _EXCERPT_MAX:
+        excerpt = hit[: _EXCERPT_MAX - 2]
+        # Cut inside a marker (a long ⟦TAG:...⟧ run): close it, so the smuggled text stays readable.
+        excerpt += "…⟧" if excerpt.rfind("⟦") > excerpt.rfind("⟧") else "…"
     else:
         room = _EXCERPT_MAX - len(hit)
-        before = reveal(text[max(0, start - room) : start])
-        after = reveal(text[end : end + room])
+        before = _reveal_range(window, spans, max(0, start - room), start)
+        after = _reveal_range(window, spans, end, min(len(window), end + room))
         left = min(len(before), max(room // 2, room - len(after)))
         right = min(len(after), room - left)
-        cut_before, cut_after = before[len(before) - left :], after[:right]
-        cut_before, cut_after = _clip_markers(cut_before, cut_after)
-        head = "…" if left < len(before) or start - room > 0 else ""
-        tail = "…" if right < len(after) or end + room < len(text) else ""
+        cut_before, cut_after = _clip_markers(before[len(before) - left :], after[:right])
+        head = "…" if left < len(before) or offset + start - room > 0 else ""
+        tail = "…" if right < len(after) or offset + end + room < len(text) else ""
         excerpt = f"{head}{cut_before}{hit}{cut_after}{tail}"
     return " ".join(excerpt.split())
 
@@ -687,7 +768,7 @@ def _terminal_detail(chunk: str) -> str:
 
 
 class _Cleaned:
-    """The text with hidden spans cut out, so ``ig\u200bnore previous instructions`` still matches.
+    """The text with hidden spans cut out, so a zero-width space inside "ignore" cannot dodge the rules.
 
     Positions found in the cleaned text map back to the original so excerpts show the hidden characters.
     """
@@ -720,12 +801,21 @@ class _Cleaned:
         return self.original(start), self.original(end - 1) + 1
 
 
+def _same_trick(text: str, gap_start: int, gap_end: int) -> bool:
+    return gap_end - gap_start <= _EXCERPT_MAX and "\n" not in text[gap_start:gap_end]
+
+
 def _hidden_findings(
     text: str, where: str, spans: list[tuple[int, int, str]], *, many: bool
 ) -> list[tuple[int, Finding]]:
     by_kind: dict[str, list[tuple[int, int]]] = {}
     for start, end, kind in spans:
-        by_kind.setdefault(kind, []).append((start, end))
+        runs = by_kind.setdefault(kind, [])
+        # "\x1b[8mhidden\x1b[0m" or an OSC 8 link is one trick in two sequences: report it once.
+        if kind == "terminal-escape" and runs and _same_trick(text, runs[-1][1], start):
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
     found: list[tuple[int, Finding]] = []
     for kind, runs in by_kind.items():
         shown = runs[:_MAX_PER_KIND]
@@ -733,11 +823,7 @@ def _hidden_findings(
         for index, (start, end) in enumerate(shown):
             more = ""
             if (hidden_more or many) and index == len(shown) - 1:
-                more = (
-                    ", and many more runs like it are not listed"
-                    if many
-                    else f", and {hidden_more} more run{'s are' if hidden_more > 1 else ' is'} like it not listed"
-                )
+                more = " (many more like it not listed)" if many else f" ({hidden_more} more like it not listed)"
             chunk = text[start:end]
             severity: Severity
             if kind == "tag-characters":
@@ -746,10 +832,10 @@ def _hidden_findings(
                 if len(spelled) > 200:
                     spelled = spelled[:199] + "…"
                 explanation = (
-                    f"{end - start} invisible Unicode tag characters spell out “{spelled}”, text the model "
-                    f"reads but the user never sees{more}."
+                    f"Invisible Unicode tag characters spell out “{spelled}”, text the model reads but the "
+                    f"user never sees{more}."
                     if spelled
-                    else f"{end - start} invisible Unicode tag characters hide in the text{more}."
+                    else f"The text hides invisible Unicode tag characters{more}."
                 )
             elif kind == "terminal-escape":
                 severity = "critical"
@@ -772,23 +858,51 @@ def _rule_hits(rule: _Rule, lowered: str, limit: int) -> list[tuple[int, int]]:
     hits: set[tuple[int, int]] = set()
     pattern = rule.pattern
     size = len(lowered)
-    for anchor in rule.anchors:
+    for word in rule.words:
+        if word in lowered:
+            break
+    else:
+        if rule.words:
+            return []  # the usual case for short strings: no anchor at all, so no per-anchor loop
+    if not rule.anchors:
+        for match in pattern.finditer(lowered):
+            if _left_boundary_ok(lowered, match.start()):
+                hits.add(match.span())
+                if len(hits) >= limit:
+                    break
+    for anchor, before, after in rule.anchors:
         found = 0
         pos = lowered.find(anchor)
         while pos != -1 and found < limit:
-            if rule.before == 0:
+            if before == 0 and after == 0:
                 starts: Iterable[int] = (pos,)
             else:
-                window = pattern.finditer(lowered, max(0, pos - rule.before), min(size, pos + len(anchor) + rule.after))
+                window = pattern.finditer(lowered, max(0, pos - before), min(size, pos + len(anchor) + after))
                 starts = [match.start() for match in window]
             for start in starts:
                 # Re-match on the whole text: a window's edge would otherwise satisfy a trailing \b.
-                match = pattern.match(lowered, start)
-                if match is not None and _left_boundary_ok(lowered, start):
-                    hits.add(match.span())
+                full = pattern.match(lowered, start)
+                if full is not None and _left_boundary_ok(lowered, start):
+                    hits.add(full.span())
                     found += 1
             pos = lowered.find(anchor, pos + 1)
-    return sorted(hits)
+    return _drop_overlaps(hits)
+
+
+def _drop_overlaps(hits: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Keep hits in text order, dropping any that overlap an earlier one (one path, one mention)."""
+    ordered: list[tuple[int, int]] = []
+    for start, end in sorted(hits):
+        if not ordered or start >= ordered[-1][1]:
+            ordered.append((start, end))
+    return ordered
+
+
+def _with_home_prefix(text: str, start: int, end: int) -> str:
+    """Show ``~/.ssh`` rather than ``.ssh``: hits start at the dot, but the user knows the full form."""
+    if text[start - 2 : start] in ("~/", "~\\"):
+        start -= 2
+    return text[start:end]
 
 
 def _rule_findings(
@@ -796,26 +910,35 @@ def _rule_findings(
 ) -> list[tuple[int, Finding]]:
     found: list[tuple[int, Finding]] = []
     directive_spans: list[tuple[int, int]] = []
+    sensitive: list[tuple[int, int]] = []
     for rule in _RULES:
         if in_results and not rule.in_results:
             continue
-        hits = _rule_hits(rule, lowered, 4 if rule.kind == "sensitive-path" else 1)
+        if rule.kind == "sensitive-path":  # gathered from both rules into a single finding below
+            sensitive.extend(_rule_hits(rule, lowered, 4))
+            continue
+        hits = _rule_hits(rule, lowered, 1)
         if rule.kind == "model-directive":
             # One finding per rule per string, and none for text another directive already covers.
-            hits = [(s, e) for s, e in hits if not any(ds < e and s < de for ds, de in directive_spans)][:1]
-        if not hits:
-            continue
-        start, end = hits[0]
-        explanation = rule.explanation
-        if rule.kind == "model-directive":
-            directive_spans.append((start, end))
-        elif rule.kind == "sensitive-path":
-            paths = list(dict.fromkeys(cleaned.text[s:e].strip() for s, e in hits))
-            explanation = _SENSITIVE_EXPLANATION.format(paths=", ".join(paths[:3]))
-        orig_start, orig_end = cleaned.original_span(start, end)
-        excerpt = _excerpt(text, orig_start, orig_end)
-        found.append((orig_start, Finding(rule.kind, rule.severity, where, explanation, excerpt)))
+            hits = [(s, e) for s, e in hits if not any(ds < e and s < de for ds, de in directive_spans)]
+            if hits:
+                directive_spans.append(hits[0])
+        if hits:
+            found.append(_rule_finding(text, where, cleaned, rule, rule.explanation, hits[0]))
+    if sensitive:
+        sensitive = _drop_overlaps(sensitive)
+        paths = list(dict.fromkeys(_with_home_prefix(cleaned.text, s, e) for s, e in sensitive))
+        explanation = _SENSITIVE_EXPLANATION.format(paths=", ".join(paths[:3]))
+        rule = next(rule for rule in _RULES if rule.kind == "sensitive-path")
+        found.append(_rule_finding(text, where, cleaned, rule, explanation, sensitive[0]))
     return found
+
+
+def _rule_finding(
+    text: str, where: str, cleaned: _Cleaned, rule: _Rule, explanation: str, hit: tuple[int, int]
+) -> tuple[int, Finding]:
+    start, end = cleaned.original_span(*hit)
+    return start, Finding(rule.kind, rule.severity, where, explanation, _excerpt(text, start, end))
 
 
 def _scan_string(text: str, where: str, *, in_results: bool = False) -> list[Finding]:
@@ -841,51 +964,56 @@ def scan_text(text: str, where: str) -> list[Finding]:
 # Names: confusables, mixed scripts, shadowing
 # --------------------------------------------------------------------------------------------------
 
+# Written as escapes so the table itself cannot be misread.  Case is folded first, so only lower
+# case is listed.  i, l, I (folded to i), 1, | and the dotless i all map to l: case-folding and the
+# I/l look-alike then agree, at the price of treating i and l as the same letter.
 _HOMOGLYPHS: Final = str.maketrans(
     {
         # Cyrillic
-        "а": "a",
-        "е": "e",
-        "о": "o",
-        "р": "p",
-        "с": "c",
-        "у": "y",
-        "х": "x",
-        "і": "l",
-        "ј": "j",
-        "ѕ": "s",
-        "ԁ": "d",
-        "ѡ": "w",
-        "һ": "h",
-        "ԛ": "q",
-        "ӏ": "l",
-        "к": "k",
-        "ո": "n",
+        "\u0430": "a",  # CYRILLIC SMALL LETTER A
+        "\u0435": "e",  # CYRILLIC SMALL LETTER IE
+        "\u043e": "o",  # CYRILLIC SMALL LETTER O
+        "\u0440": "p",  # CYRILLIC SMALL LETTER ER
+        "\u0441": "c",  # CYRILLIC SMALL LETTER ES
+        "\u0443": "y",  # CYRILLIC SMALL LETTER U
+        "\u0445": "x",  # CYRILLIC SMALL LETTER HA
+        "\u0456": "l",  # CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I
+        "\u0458": "j",  # CYRILLIC SMALL LETTER JE
+        "\u0455": "s",  # CYRILLIC SMALL LETTER DZE
+        "\u0501": "d",  # CYRILLIC SMALL LETTER KOMI DE
+        "\u0461": "w",  # CYRILLIC SMALL LETTER OMEGA
+        "\u04bb": "h",  # CYRILLIC SMALL LETTER SHHA
+        "\u051b": "q",  # CYRILLIC SMALL LETTER QA
+        "\u04cf": "l",  # CYRILLIC SMALL LETTER PALOCHKA
+        "\u043a": "k",  # CYRILLIC SMALL LETTER KA
+        # Armenian
+        "\u0578": "n",  # ARMENIAN SMALL LETTER VO
         # Greek
-        "ο": "o",
-        "α": "a",
-        "ε": "e",
-        "ι": "l",
-        "κ": "k",
-        "ν": "v",
-        "ρ": "p",
-        "τ": "t",
-        "υ": "u",
-        "χ": "x",
+        "\u03bf": "o",  # GREEK SMALL LETTER OMICRON
+        "\u03b1": "a",  # GREEK SMALL LETTER ALPHA
+        "\u03b5": "e",  # GREEK SMALL LETTER EPSILON
+        "\u03b9": "l",  # GREEK SMALL LETTER IOTA
+        "\u03ba": "k",  # GREEK SMALL LETTER KAPPA
+        "\u03bd": "v",  # GREEK SMALL LETTER NU
+        "\u03c1": "p",  # GREEK SMALL LETTER RHO
+        "\u03c4": "t",  # GREEK SMALL LETTER TAU
+        "\u03c5": "u",  # GREEK SMALL LETTER UPSILON
+        "\u03c7": "x",  # GREEK SMALL LETTER CHI
         # Latin look-alikes
-        "ı": "l",
-        "ɑ": "a",
-        "ȷ": "j",
-        "ɡ": "g",
-        # Digits and the i/l/1/| family: after casefolding "I" is "i", so all of them share one letter.
+        "\u0131": "l",  # LATIN SMALL LETTER DOTLESS I
+        "\u0251": "a",  # LATIN SMALL LETTER ALPHA
+        "\u0237": "j",  # LATIN SMALL LETTER DOTLESS J
+        "\u0261": "g",  # LATIN SMALL LETTER SCRIPT G
+        # Digits and the vertical strokes
         "0": "o",
         "1": "l",
         "i": "l",
         "|": "l",
-        "ǀ": "l",
+        "\u01c0": "l",  # LATIN LETTER DENTAL CLICK
     }
 )
-_SEPARATORS: Final = re.compile(r"[\s._\-‐‑‒–—―−·・]+")
+# Separators a reader skips over: ASCII ones, the Unicode dashes and hyphens, middle dots.
+_SEPARATORS: Final = _Regex("[\\s._\\-\u2010-\u2015\u2212\u00b7\u30fb]+")
 
 
 @lru_cache(maxsize=4096)
@@ -900,8 +1028,8 @@ def _skeleton_cached(name: str) -> str:
 def skeleton(name: str) -> str:
     """Reduce a tool name to what a reader (human or model) can tell apart.
 
-    Two names with the same skeleton are confusable: a server can register ``reаd_file`` (Cyrillic а)
-    or ``read-file`` next to a trusted ``read_file`` and catch calls meant for it.  Case, separators,
+    Two names with the same skeleton are confusable: a server can register ``read_file`` spelled with a
+    Cyrillic "a", or ``read-file``, next to a trusted ``read_file`` and catch calls meant for it.  Case, separators,
     width, invisible characters and common homoglyphs are folded away; ``i``, ``l``, ``I`` and ``1``
     all fold to ``l`` so that case-folding and the ``I``/``l`` look-alike agree.
     """
@@ -919,11 +1047,20 @@ def _non_ascii_names(name: str, limit: int = 3) -> str:
     return ", ".join(described)
 
 
-def _name_findings(name: str, others: set[str]) -> list[Finding]:
+@lru_cache(maxsize=16)
+def _skeleton_index(names: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Skeleton -> names, built once per set of approved names rather than once per tool."""
+    index: dict[str, list[str]] = {}
+    for name in names:
+        index.setdefault(skeleton(name), []).append(name)
+    return {skel: tuple(group) for skel, group in index.items()}
+
+
+def _name_findings(name: str, others: frozenset[str]) -> list[Finding]:
     found: list[Finding] = []
     shown = reveal(name)
     skel = skeleton(name)
-    lookalikes = sorted(other for other in others if other != name and skeleton(other) == skel)
+    lookalikes = sorted(other for other in _skeleton_index(others).get(skel, ()) if other != name)
     if lookalikes:
         listed = ", ".join(f"“{reveal(other)}”" for other in lookalikes[:3])
         odd = _non_ascii_names(name)
@@ -955,16 +1092,45 @@ def _name_findings(name: str, others: set[str]) -> list[Finding]:
     return found
 
 
-_NAME_TOKEN: Final = re.compile(r"[\w.-]+")
-_SENTENCE_END: Final = re.compile(r"[.!?](?=\s|$)|\n")
-_SHADOW_DIRECTIVE: Final = re.compile(
+_SENTENCE_END: Final = _Regex(r"[.!?](?=\s|$)|\n")
+_SHADOW_DIRECTIVE: Final = _Regex(
     r"\b(?:instead\s+of|rather\s+than|in\s+place\s+of|before\s+(?:using|calling|invoking|running)"
     r"|after\s+(?:using|calling|invoking|running)|when(?:ever)?\s+(?:calling|using|invoking|running)"
     r"|always|never|must|do\s+not\s+(?:use|call)|don['’]?t\s+(?:use|call)|make\s+sure|every\s+time"
     r"|is\s+required|should\s+(?:not\s+)?(?:be\s+)?(?:used|called)|replaces?|overrides?)\b"
 )
-_PLAIN_WORD: Final = re.compile(r"[a-z]+")
-_TOOL_WORD_AFTER: Final = re.compile(r"\s+(?:tool|function|command)\b")
+_PLAIN_WORD: Final = _Regex(r"[a-z]+")
+_TOOL_WORD_AFTER: Final = _Regex(r"\s+(?:tool|function|command)\b")
+
+
+@lru_cache(maxsize=16)
+def _names_pattern(names: frozenset[str]) -> re.Pattern[str] | None:
+    """One alternation of all foreign tool names, longest first, so one pass finds every mention.
+
+    Cached because every tool of a server is scanned against the same set of foreign names, and
+    compiling a few hundred alternatives costs about as much as scanning the whole listing.
+    """
+    if not names:
+        return None
+    ordered = sorted(names, key=lambda name: (-len(name), name))
+    return re.compile("|".join(re.escape(name) for name in ordered))
+
+
+def _is_name_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_-"
+
+
+def _whole_name(text: str, start: int, end: int) -> bool:
+    """``send_email`` counts in "call send_email." but not inside ``send_email_v2`` or ``x.send_email``."""
+    if start > 0 and (_is_name_char(text[start - 1]) or text[start - 1] == "."):
+        return False
+    if end < len(text):
+        after = text[end]
+        if _is_name_char(after):
+            return False
+        if after == "." and end + 1 < len(text) and _is_name_char(text[end + 1]):
+            return False
+    return True
 
 
 def _code_like_mention(text: str, start: int, end: int) -> bool:
@@ -978,38 +1144,34 @@ def _code_like_mention(text: str, start: int, end: int) -> bool:
     return _TOOL_WORD_AFTER.match(text, end) is not None
 
 
-def _shadowing_findings(text: str, where: str, others: set[str]) -> list[Finding]:
-    if not others:
-        return []
-    mentions: dict[str, tuple[int, int]] = {}
-    for match in _NAME_TOKEN.finditer(text):
-        token = match.group().rstrip(".-")
-        start = match.start()
-        end = start + len(token)
-        if token not in others or token in mentions:
-            continue
-        if _PLAIN_WORD.fullmatch(token) and not _code_like_mention(text, start, end):
-            continue
-        mentions[token] = (start, end)
+def _sentence_around(text: str, start: int, end: int) -> str:
+    sentence_start = 0
+    for boundary in _SENTENCE_END.finditer(text, max(0, start - 400), start):
+        sentence_start = boundary.end()
+    following = _SENTENCE_END.search(text, end, end + 400)
+    sentence_end = following.end() if following is not None else min(len(text), end + 400)
+    return text[sentence_start:sentence_end]
+
+
+def _shadowing_findings(text: str, where: str, names: re.Pattern[str]) -> list[Finding]:
     found: list[Finding] = []
-    for token, (start, end) in mentions.items():
-        sentence_start = 0
-        sentence_end = len(text)
-        for boundary in _SENTENCE_END.finditer(text):
-            if boundary.end() <= start:
-                sentence_start = boundary.end()
-            elif boundary.start() >= end:
-                sentence_end = boundary.end()
-                break
-        sentence = _lower_same_length(text[sentence_start:sentence_end])
-        if _SHADOW_DIRECTIVE.search(sentence) is None:
+    reported: set[str] = set()
+    for match in names.finditer(text):
+        name = match.group()
+        start, end = match.span()
+        if name in reported or not _whole_name(text, start, end):
             continue
+        if _PLAIN_WORD.fullmatch(name) and not _code_like_mention(text, start, end):
+            continue
+        if _SHADOW_DIRECTIVE.search(_lower_same_length(_sentence_around(text, start, end))) is None:
+            continue
+        reported.add(name)
         found.append(
             Finding(
                 "shadowing",
                 "warning",
                 where,
-                f"The text tells the model how to use “{reveal(token)}”, a tool this server does not own, which "
+                f"The text tells the model how to use “{reveal(name)}”, a tool this server does not own, which "
                 "is how a malicious server hijacks other servers' tools.",
                 _excerpt(text, start, end),
             )
@@ -1021,7 +1183,7 @@ def _shadowing_findings(text: str, where: str, others: set[str]) -> list[Finding
 # Walking definitions and results
 # --------------------------------------------------------------------------------------------------
 
-_SIMPLE_KEY: Final = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*")
+_SIMPLE_KEY: Final = _Regex(r"[A-Za-z_$][A-Za-z0-9_$-]*")
 _MAX_DEPTH: Final = 32
 _MAX_NODES: Final = 100_000
 _DEFINITION_MAX_CHARS: Final = 4_000_000
@@ -1037,33 +1199,41 @@ def _child(where: str, key: str) -> str:
 class _Walker:
     """Visit every string once with a bounded budget, so a hostile payload cannot stall the shim."""
 
-    def __init__(self, max_chars: int, *, in_results: bool, others: set[str]) -> None:
+    def __init__(self, max_chars: int, *, in_results: bool, foreign_names: re.Pattern[str] | None) -> None:
         self.remaining = max(0, max_chars)
         self.max_chars = max_chars
         self.nodes = 0
         self.in_results = in_results
-        self.others = others
+        self.foreign_names = foreign_names
         self.findings: list[Finding] = []
         self.truncated_at: str | None = None
+        self.truncated_why = ""
+
+    def _truncate(self, where: str, why: str) -> None:
+        self.truncated_at = where
+        self.truncated_why = why
 
     def text(self, value: str, where: str, *, shadowing: bool = True) -> None:
         if self.truncated_at is not None:
             return
         if len(value) > self.remaining:
             value = value[: self.remaining]
-            self.truncated_at = where
+            self._truncate(where, f"the first {self.max_chars:,} characters")
         self.remaining -= len(value)
         if value:
             self.findings.extend(_scan_string(value, where, in_results=self.in_results))
-            if shadowing and self.others:
-                self.findings.extend(_shadowing_findings(value, where, self.others))
+            if shadowing and self.foreign_names is not None:
+                self.findings.extend(_shadowing_findings(value, where, self.foreign_names))
 
     def value(self, value: object, where: str, depth: int = 0) -> None:
         if self.truncated_at is not None:
             return
         self.nodes += 1
-        if depth > _MAX_DEPTH or self.nodes > _MAX_NODES:
-            self.truncated_at = where
+        if depth > _MAX_DEPTH:
+            self._truncate(where, f"{_MAX_DEPTH} levels of nesting")
+            return
+        if self.nodes > _MAX_NODES:
+            self._truncate(where, f"the first {_MAX_NODES:,} values")
             return
         if isinstance(value, str):
             self.text(value, where)
@@ -1085,8 +1255,8 @@ class _Walker:
                     "scan-truncated",
                     "info",
                     self.truncated_at,
-                    f"Only part of this content was scanned (limit {self.max_chars:,} characters or "
-                    f"{_MAX_DEPTH} levels of nesting), so the rest was not checked.",
+                    f"Only {self.truncated_why} were scanned, so the rest of this content was not checked "
+                    "for poisoning.",
                     "",
                 )
             )
@@ -1111,8 +1281,9 @@ def scan_definition(
     own = set(own_names)
     if isinstance(name, str):
         own.add(name)
-    foreign = set(approved_names) - own
-    walker = _Walker(_DEFINITION_MAX_CHARS, in_results=False, others={other for other in foreign if len(other) >= 3})
+    foreign = frozenset(approved_names) - own
+    names = _names_pattern(frozenset(other for other in foreign if len(other) >= 3))
+    walker = _Walker(_DEFINITION_MAX_CHARS, in_results=False, foreign_names=names)
     if isinstance(name, str):
         walker.text(name, "name", shadowing=False)
         walker.findings.extend(_name_findings(name, foreign))
@@ -1134,7 +1305,7 @@ def scan_result(result: Mapping[str, Any], *, max_chars: int = 1_000_000) -> lis
     aimed at the model are reported.  Binary payloads (image/audio ``data``, resource ``blob``) are
     skipped; scanning stops after ``max_chars`` characters with a ``scan-truncated`` note.
     """
-    walker = _Walker(max_chars, in_results=True, others=set())
+    walker = _Walker(max_chars, in_results=True, foreign_names=None)
     for key, value in result.items():
         key_text = str(key)
         where = _child("", key_text)
