@@ -307,17 +307,26 @@ class Bench:
     env: dict[str, str] = field(init=False)
     stderr_path: Path = field(init=False)
 
+    inherit_env: bool = False
+    """Pass PYTHON* variables through as they are (by default children get a bytecode cache)."""
+
     def __post_init__(self) -> None:
         self.home = self.workdir / "mcpguard-home"
         self.stderr_path = self.workdir / "stderr.log"
         self.env = self.env_for(self.home)
 
-    @staticmethod
-    def env_for(home: Path) -> dict[str, str]:
+    def env_for(self, home: Path) -> dict[str, str]:
         env = dict(os.environ)
         env["MCPGUARD_HOME"] = str(home)
-        env.pop("MCPGUARD_LOG_LEVEL", None)
-        env.pop("MCPGUARD_MAX_MESSAGE_BYTES", None)
+        for name in ("MCPGUARD_LOG_LEVEL", "MCPGUARD_MAX_MESSAGE_BYTES", "MCPGUARD_GRACE_SECONDS"):
+            env.pop(name, None)
+        if not self.inherit_env:
+            # An installed mcpguard runs from compiled bytecode. Under PYTHONDONTWRITEBYTECODE (set in
+            # some sandboxes and CI images) every start would recompile mcpguard from source, which
+            # measures the environment, not the shim: give the children a private bytecode cache.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env.pop("PYTHONUNBUFFERED", None)
+            env["PYTHONPYCACHEPREFIX"] = str(self.workdir / "pycache")
         return env
 
     def direct(self) -> Peer:
@@ -410,19 +419,36 @@ def time_first_answer(peer: Peer) -> float:
     return elapsed
 
 
+def time_first_result(peer: Peer) -> float:
+    """After the first answer: the rest of a client's start (initialized, tools/list, one tools/call);
+    seconds from spawn to the first tool result."""
+    peer.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    tools = peer.request(2, "tools/list", {}).get("tools")
+    if not isinstance(tools, list) or [t.get("name") for t in tools] != ["echo"]:
+        raise HarnessError(f"{peer.label} listed {json.dumps(tools)[:200]}")
+    result = peer.request(3, "tools/call", {"name": "echo", "arguments": {"text": "first"}})
+    elapsed = time.perf_counter() - peer.started
+    if result.get("content") != [{"type": "text", "text": "first"}]:
+        raise HarnessError(f"{peer.label} answered the first call with {json.dumps(result)[:300]}")
+    return elapsed
+
+
 def bench_startup(bench: Bench, runs: int, cold_runs: int) -> None:
     print(f"[1/4] start-up: {runs} runs each, alternating direct and shim (+2 warm-up each)", flush=True)
     direct: list[float] = []
     shim: list[float] = []
+    first_call: dict[str, list[float]] = {"direct": [], "shim": []}
     for i in range(runs + 2):
         for kind in ("direct", "shim") if i % 2 == 0 else ("shim", "direct"):
             peer = bench.direct() if kind == "direct" else bench.shim()
             try:
                 t = time_first_answer(peer)
+                t_call = time_first_result(peer)
             finally:
                 peer.close()
             if i >= 2:
                 (direct if kind == "direct" else shim).append(t)
+                first_call[kind].append(t_call)
     d, s = statistics.median(direct), statistics.median(shim)
     print(
         f"      direct median {d * 1e3:.1f} ms (min {min(direct) * 1e3:.1f}, max {max(direct) * 1e3:.1f}); "
@@ -438,11 +464,26 @@ def bench_startup(bench: Bench, runs: int, cold_runs: int) -> None:
         (s - d) * 1e3 <= 50,
     )
 
+    fd, fs = statistics.median(first_call["direct"]), statistics.median(first_call["shim"])
+    print(
+        f"      spawn -> first tool result (initialize, initialized, tools/list, tools/call): direct median "
+        f"{fd * 1e3:.1f} ms, shim {fs * 1e3:.1f} ms",
+        flush=True,
+    )
+    row(
+        "spawn to 1st tools/call result (median)",
+        f"{fd * 1e3:.1f} ms",
+        f"{fs * 1e3:.1f} ms",
+        f"+{(fs - fd) * 1e3:.1f} ms",
+        "(info)",
+        None,
+    )
+
     print(f"      cold first start (empty profile): {cold_runs} runs, each with a new MCPGUARD_HOME", flush=True)
     cold: list[float] = []
     cold_direct: list[float] = []
     for i in range(cold_runs):
-        env = Bench.env_for(bench.workdir / f"cold-home-{i}")
+        env = bench.env_for(bench.workdir / f"cold-home-{i}")
         peer = bench.shim(env)
         try:
             cold.append(time_first_answer(peer))
@@ -498,6 +539,8 @@ def bench_round_trip(bench: Bench, iterations: int, warmup: int, block: int = 10
                     t1 = perf()
                     if done + k >= warmup:
                         sink.append(t1 - t0)
+                    if b'"result":{"content"' not in answer[:64]:
+                        raise HarnessError(f"{peer.label} answered {answer[:300]!r}")
                     if k == 0:  # check one answer per block in full
                         message = json.loads(answer)
                         if message.get("id") != msg_id or message.get("result") != expected:
@@ -535,44 +578,64 @@ def bench_round_trip(bench: Bench, iterations: int, warmup: int, block: int = 10
 # -- 3. pipelined throughput -----------------------------------------------------------------------
 
 
-def pump(peer: Peer, lines: list[bytes], batch: int = 32) -> float:
+def pump(peer: Peer, lines: list[bytes], chunk: int = 1 << 18) -> float:
     """Write every line from a thread without waiting, read every answer; seconds from first write
-    to last answer."""
+    to last answer.
+
+    The client must cost next to nothing here, or it, not the relay, sets the pace: the writer sends
+    pre-joined chunks of about 256 KiB, and the reader counts newlines in 1 MiB reads instead of
+    splitting lines. Every answer is checked for an error member; the last one is checked in full.
+    """
     count = len(lines)
+    blobs: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        current.append(line)
+        size += len(line)
+        if size >= chunk:
+            blobs.append(b"".join(current))
+            current, size = [], 0
+    if current:
+        blobs.append(b"".join(current))
+    last_id = json.loads(lines[-1])["id"]
     failure: list[BaseException] = []
 
     def writer() -> None:
         try:
-            for i in range(0, count, batch):
-                peer.send_bytes(b"".join(lines[i : i + batch]))
+            for blob in blobs:
+                peer.send_bytes(blob)
         except BaseException as exc:  # noqa: BLE001 - reported by the reader
             failure.append(exc)
 
     thread = threading.Thread(target=writer, name="bench-writer", daemon=True)
-    first_id = json.loads(lines[0])["id"]
-    last_id = json.loads(lines[-1])["id"]
+    if peer._buf:
+        raise HarnessError(f"{peer.label} sent something unexpected before the burst: {bytes(peer._buf[:200])!r}")
+    seen = 0
+    errors = 0
+    tail = b""
+    deadline = time.monotonic() + 300
     t0 = time.perf_counter()
     thread.start()
-    seen_last = None
-    errors = 0
-    for _ in range(count):
-        try:
-            answer = peer.read_line(timeout=TIMEOUT)
-        except HarnessError:
-            if failure:
-                raise HarnessError(f"writing to {peer.label} failed: {failure[0]}") from failure[0]
-            raise
-        # Cheap checks on every answer; the ids must come back in order from this sequential server.
-        if b'"error"' in answer[:200]:
-            errors += 1
-        seen_last = answer
+    while seen < count:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not select.select([peer.out_fd], [], [], min(wait, TIMEOUT))[0]:
+            problem = f"; writing failed: {failure[0]}" if failure else ""
+            raise HarnessError(f"{peer.label} stopped answering after {seen} of {count} answers{problem}")
+        data = os.read(peer.out_fd, READ_SIZE)
+        if not data:
+            raise HarnessError(f"{peer.label} closed its output after {seen} of {count} answers")
+        seen += data.count(b"\n")
+        errors += data.count(b'"error":{')
+        tail = (tail + data)[-8192:]
     elapsed = time.perf_counter() - t0
     thread.join(timeout=TIMEOUT)
-    message = json.loads(seen_last or b"{}")
-    if message.get("id") != last_id or errors:
+    if seen != count:
+        raise HarnessError(f"{peer.label} wrote {seen} lines for {count} requests")
+    last = json.loads(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1])
+    if errors or last.get("id") != last_id or "result" not in last:
         raise HarnessError(
-            f"{peer.label}: {errors} error answers; last answer id {message.get('id')!r} "
-            f"(expected {last_id}, first {first_id})"
+            f"{peer.label}: {errors} error answers; last answer {json.dumps(last)[:200]} (expected id {last_id})"
         )
     return elapsed
 
@@ -580,10 +643,11 @@ def pump(peer: Peer, lines: list[bytes], batch: int = 32) -> float:
 def bench_throughput(bench: Bench, count: int, rounds: int, methods: Sequence[str]) -> None:
     print(
         f"[3/4] pipelined throughput: {count} requests of ~1 KiB written by a thread without waiting, "
-        f"{rounds} round(s) per side, alternating",
+        f"{rounds} round(s) per side, alternating; best round reported",
         flush=True,
     )
     for method in methods:
+        make: Callable[[int, str], bytes]
         if method == "tools/call":
             text = padding_for(1024, call_line)
             make = call_line
@@ -614,7 +678,8 @@ def bench_throughput(bench: Bench, count: int, rounds: int, methods: Sequence[st
             error_row(label, exc)
             print(f"      {method}: ERROR {exc}", flush=True)
             continue
-        d, s = statistics.median(rates["direct"]), statistics.median(rates["shim"])
+        # Best of the rounds: on a shared machine interference only ever slows a burst down.
+        d, s = max(rates["direct"]), max(rates["shim"])
         row(label, f"{d:,.0f} msg/s", f"{s:,.0f} msg/s", f"{s / d:.0%} of direct", ">= 40%", s / d >= 0.40)
 
 
@@ -758,16 +823,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations: a smoke run in under 30 s")
     parser.add_argument("--keep", action="store_true", help="keep the temporary profile and logs (path printed)")
+    parser.add_argument(
+        "--inherit-env",
+        action="store_true",
+        help="start children with PYTHONDONTWRITEBYTECODE etc. as set here (default: a private bytecode cache)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("startup", "roundtrip", "throughput", "large"),
+        action="append",
+        help="run only this part (repeatable)",
+    )
+    parser.add_argument("--big-mib", type=int, help="size of the large message in MiB (default 64; 16 with --quick)")
     args = parser.parse_args(argv)
     if args.quick:
         startup_runs, cold_runs, rtt, warmup, tput, rounds, big = 6, 2, 400, 100, 3000, 1, 16 << 20
     else:
-        startup_runs, cold_runs, rtt, warmup, tput, rounds, big = 30, 5, 2000, 300, 20000, 2, 64 << 20
+        startup_runs, cold_runs, rtt, warmup, tput, rounds, big = 30, 5, 2000, 300, 20000, 3, 64 << 20
+    if args.big_mib:
+        big = args.big_mib << 20
+    parts = set(args.only or ("startup", "roundtrip", "throughput", "large"))
     methods = ("tools/call", "ping")
 
     print(f"bench_shim {'--quick ' if args.quick else ''}on {machine()}")
     workdir = Path(tempfile.mkdtemp(prefix="mcpguard-bench-"))
-    bench = Bench(workdir)
+    bench = Bench(workdir, inherit_env=args.inherit_env)
     started = time.perf_counter()
     status = 0
     try:
@@ -776,12 +856,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         bench.approve()
-        for name, section in (
-            ("start-up", lambda: bench_startup(bench, startup_runs, cold_runs)),
-            ("round trip", lambda: bench_round_trip(bench, rtt, warmup)),
+        sections: list[tuple[str, Callable[[], None]]] = [
+            ("startup", lambda: bench_startup(bench, startup_runs, cold_runs)),
+            ("roundtrip", lambda: bench_round_trip(bench, rtt, warmup)),
             ("throughput", lambda: bench_throughput(bench, tput, rounds, methods)),
-            ("large message", lambda: bench_large(bench, big)),
-        ):
+            ("large", lambda: bench_large(bench, big)),
+        ]
+        for name, section in sections:
+            if name not in parts:
+                continue
             try:
                 section()
             except HarnessError as exc:

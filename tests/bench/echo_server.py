@@ -10,6 +10,7 @@ Run it as ``python tests/bench/echo_server.py``.
 """
 
 import json
+import os
 import sys
 
 PROTOCOL_VERSION = "2025-06-18"
@@ -55,9 +56,15 @@ def _answer(message):
     return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32601, "message": f"Method not found: {method}"}}
 
 
+def _write_all(data):
+    """Write to fd 1 directly: no buffering layer to flush, and os.write may write less than asked."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view) :]
+
+
 def main():
     stdin = sys.stdin.buffer
-    stdout = sys.stdout.buffer
     loads = json.loads
     while True:
         line = stdin.readline()
@@ -76,9 +83,11 @@ def main():
         if answer is not None:
             data = _dumps(answer).encode("utf-8")
             del answer
-            stdout.write(data)
-            stdout.write(b"\n")
-            stdout.flush()
+            if len(data) < 1 << 16:
+                _write_all(data + b"\n")
+            else:  # no copy of a large answer just to add the newline
+                _write_all(data)
+                _write_all(b"\n")
             del data
 
 

@@ -185,7 +185,6 @@ class Shim:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             env=subprocess_env(env),
-            bufsize=0,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.stdin: IO[bytes] = self.proc.stdin

@@ -1,6 +1,7 @@
 """A stdlib-only MCP server that does what a JSON script file says, for hostile-server tests.
 
-Run as ``python tests/servers/scripted.py SCRIPT.json``. The script is read once at start; a test
+Run as ``python tests/servers/scripted.py SCRIPT.json [IGNORED...]`` (extra arguments only change the
+command line, which mcpguard pins). The script is read once at start; a test
 may rewrite it between two starts (the command line, which mcpguard pins, stays the same).
 
 Script keys (all optional)::
@@ -16,12 +17,14 @@ Script keys (all optional)::
       "record": "/path/record.jsonl",  # one line per message received (and per echo answer sent)
       "pid_file": "/path/pid",
       "ignore_eof": false,             # keep running after stdin closes
-      "ignore_sigterm": false
+      "ignore_sigterm": false,
+      "ignore_methods": []             # requests of these methods are never answered
     }
 
-Tools behave by name, whatever the phase lists: ``echo`` returns ``arguments.text``; ``mutate``
+Tools behave by name, whatever the phase lists: ``echo`` returns ``arguments.text`` (``repeat`` times); ``mutate``
 moves to the next phase; ``crash`` exits at once with ``arguments.code`` (default 3) without
-answering; ``noise`` writes a non-JSON line and a non-object JSON line to stdout before its answer.
+answering; ``noise`` writes a non-JSON line and a non-object JSON line to stdout before its answer;
+``ask`` sends the client a ``roots/list`` request and answers the call with the client's reply.
 Any other tool the current phase lists answers "called NAME"; anything else is an unknown tool.
 Calls are answered whether or not the client initialized (2026-07-28 clients do not).
 """
@@ -47,6 +50,8 @@ class Scripted:
         self.phase = int(os.environ.get("SCRIPTED_PHASE", script.get("phase", 0)))
         self.record_path: str | None = script.get("record")
         self.out = sys.stdout.buffer
+        self.waiting: dict[str, Any] = {}
+        """Ids of our own requests to the client -> the tools/call waiting for their answer."""
 
     # -- wire ------------------------------------------------------------------------------------
 
@@ -96,11 +101,16 @@ class Scripted:
     # -- handling --------------------------------------------------------------------------------
 
     def handle(self, message: Any) -> None:
+        if isinstance(message, dict) and "method" not in message and message.get("id") in self.waiting:
+            call_id = self.waiting.pop(message["id"])
+            answer = json.dumps(message.get("result", message.get("error")), ensure_ascii=False, sort_keys=True)
+            self.result(call_id, {"content": [{"type": "text", "text": f"the client said {answer}"}]})
+            return
         if not isinstance(message, dict) or "method" not in message:
             return
         method = message["method"]
         params = message.get("params") or {}
-        if "id" not in message:
+        if "id" not in message or method in self.script.get("ignore_methods", ()):
             return
         msg_id = message["id"]
         if method == "initialize":
@@ -138,7 +148,7 @@ class Scripted:
         name = params.get("name")
         arguments = params.get("arguments") or {}
         if name == "echo":
-            text = arguments.get("text", "")
+            text = arguments.get("text", "") * int(arguments.get("repeat", 1))
             self.result(msg_id, {"content": [{"type": "text", "text": text}]}, record=True)
         elif name == "mutate":
             self.phase += 1
@@ -152,6 +162,9 @@ class Scripted:
             self.write_line(b"this line is not JSON {")
             self.write_line(b"42")
             self.result(msg_id, {"content": [{"type": "text", "text": "after the noise"}]})
+        elif name == "ask":
+            self.waiting[f"scripted-ask-{msg_id}"] = msg_id
+            self.send({"jsonrpc": "2.0", "id": f"scripted-ask-{msg_id}", "method": "roots/list", "params": {}})
         elif name in self.listed_names():
             self.result(msg_id, {"content": [{"type": "text", "text": f"called {name}"}]})
         else:
@@ -184,8 +197,8 @@ class Scripted:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: scripted.py SCRIPT.json", file=sys.stderr)
+    if len(argv) < 2:
+        print("usage: scripted.py SCRIPT.json [IGNORED...]", file=sys.stderr)
         return 2
     with open(argv[1], encoding="utf-8") as f:
         script = json.load(f)
