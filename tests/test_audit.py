@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from mcpguard.audit import MAX_ARGUMENTS_CHARS, AuditLog, CallRecord
+from mcpguard.audit import MAX_ARGUMENTS_CHARS, AuditLog, CallFilter, CallRecord
 from mcpguard.paths import AppPaths
 from mcpguard.pinning.store import Store
 
@@ -36,7 +36,7 @@ def test_long_arguments_are_cut_in_the_log(store: Store) -> None:
     log.append("c", "s", [CallRecord(at=1.0, tool="t", arguments="x" * 100_000, duration_ms=None, outcome="ok")])
     (row,) = log.rows()
     assert len(row.arguments) < MAX_ARGUMENTS_CHARS + 100
-    assert row.arguments.endswith("more characters]")
+    assert row.arguments.endswith(" … [cut]")
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,89 @@ def test_tampering_is_reported(app_paths: AppPaths, sql: str, expected: str) -> 
     report = AuditLog(store).verify()
     assert not report.ok
     assert any(expected in p for p in report.problems), report.problems
+
+
+# -- filtered, paged reads (the activity window and its exports) --------------------------------------
+
+
+def _mixed(store: Store) -> AuditLog:
+    """Nine calls across two servers, oldest first: ids 1..9."""
+    log = AuditLog(store)
+    specs = [
+        ("fs", "read_file", {"path": "/tmp/a.txt"}, "ok", ""),
+        ("fs", "write_file", {"path": "/tmp/b.txt"}, "ok", ""),
+        ("gh", "create_issue", {"title": "100% broken"}, "tool-error", ""),
+        ("fs", "read_file", {"path": "/home/u/.env"}, "blocked", "its definition changed since you approved it"),
+        ("gh", "search", {"q": "a_b"}, "ok", ""),
+        ("fs", "read_file", {"path": "/tmp/c.txt"}, "ok", ""),
+        ("gh", "create_issue", {"title": "Add VAT"}, "protocol-error", "Bad credentials"),
+        ("fs", "read_file", {"path": "/tmp/D.TXT"}, "ok", ""),
+        ("gh", "search", {"q": "axb"}, "ok", ""),
+    ]
+    for i, (server, tool, arguments, outcome, detail) in enumerate(specs):
+        record = CallRecord(at=2000.0 + i, tool=tool, arguments=arguments, duration_ms=1.0, outcome=outcome)
+        record.detail = detail
+        log.append("claude", server, [record])
+    return log
+
+
+def test_last_id_and_row(store: Store) -> None:
+    log = AuditLog(store)
+    assert log.last_id() == 0
+    assert log.row(1) is None
+    log = _mixed(store)
+    assert log.last_id() == 9
+    row = log.row(4)
+    assert row is not None and row.outcome == "blocked" and row.server == "fs"
+
+
+@pytest.mark.parametrize(
+    ("where", "ids"),
+    [
+        (CallFilter(), [9, 8, 7, 6, 5, 4, 3, 2, 1]),
+        (CallFilter(server="fs"), [8, 6, 4, 2, 1]),
+        (CallFilter(server="fs", tool="read_file"), [8, 6, 4, 1]),
+        (CallFilter(tool="create_issue"), [7, 3]),
+        (CallFilter(outcome="blocked"), [4]),
+        (CallFilter(server="gh", outcome="ok"), [9, 5]),
+        (CallFilter(text="tmp/"), [8, 6, 2, 1]),
+        (CallFilter(text="d.txt"), [8]),  # ASCII matches either case
+        (CallFilter(text="issue"), [7, 3]),  # the tool name
+        (CallFilter(text="changed since"), [4]),  # the detail
+        (CallFilter(text="gh"), [9, 7, 5, 3]),  # the server
+        (CallFilter(text="100%"), [3]),  # % is a character, not a wildcard
+        (CallFilter(text="a_b"), [5]),  # and so is _
+        (CallFilter(text=""), [9, 8, 7, 6, 5, 4, 3, 2, 1]),
+        (CallFilter(server="nope"), []),
+    ],
+)
+def test_matching_filters_in_sql(store: Store, where: CallFilter, ids: list[int]) -> None:
+    log = _mixed(store)
+    assert [r.id for r in log.matching(where)] == ids
+    assert [r.id for r in log.matching(where, newest_first=False)] == ids[::-1]
+
+
+def test_matching_pages_by_id(store: Store) -> None:
+    log = _mixed(store)
+    assert [r.id for r in log.matching(limit=3)] == [9, 8, 7]
+    assert [r.id for r in log.matching(before_id=7, limit=3)] == [6, 5, 4]
+    assert [r.id for r in log.matching(after_id=6)] == [9, 8, 7]
+    assert [r.id for r in log.matching(CallFilter(server="fs"), after_id=1, before_id=8)] == [6, 4, 2]
+
+
+def test_iter_matching_streams_every_batch_oldest_first(store: Store) -> None:
+    log = _mixed(store)
+    assert [r.id for r in log.iter_matching(batch=2)] == list(range(1, 10))
+    assert [r.id for r in log.iter_matching(CallFilter(server="fs"), batch=2)] == [1, 2, 4, 6, 8]
+    assert [r.id for r in log.iter_matching(CallFilter(server="fs"), upto_id=6, batch=3)] == [1, 2, 4, 6]
+    assert list(AuditLog(store).iter_matching(CallFilter(server="nope"))) == []
+
+
+def test_servers_and_tools(store: Store) -> None:
+    log = AuditLog(store)
+    assert log.servers_and_tools() == []
+    log = _mixed(store)
+    expected = [("fs", "read_file"), ("fs", "write_file"), ("gh", "create_issue"), ("gh", "search")]
+    assert log.servers_and_tools() == expected
+    assert log.servers_and_tools(after_id=6) == [("fs", "read_file"), ("gh", "create_issue"), ("gh", "search")]
+    assert log.servers_and_tools(after_id=9) == []

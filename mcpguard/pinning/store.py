@@ -194,7 +194,10 @@ class Store:
             StoreError: The file cannot be opened or is not an mcpguard database.
             SchemaTooNew: A newer mcpguard wrote it; this one must not touch it.
         """
-        paths.ensure()
+        try:
+            paths.ensure()
+        except OSError as exc:
+            raise StoreError(f"cannot use the mcpguard profile directory {paths.home}: {exc.strerror}") from exc
         return cls.open_file(str(paths.database))
 
     @classmethod

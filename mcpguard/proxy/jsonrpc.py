@@ -7,6 +7,7 @@ so unknown fields, key order and number spelling reach the peer exactly as sent.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,78 +21,108 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
 
+Line = bytes | bytearray
+"""A complete line without its newline; the relay hands it on without copying."""
+
+HEAD_BYTES = 4096
+
+
 @dataclass(frozen=True)
 class Oversized:
     """A line longer than the limit was discarded; ``size`` is how many bytes it had."""
 
     size: int
+    head: bytes = b""
+    """Its first bytes, enough to find the id of a request or answer in the usual case."""
+
+    def message_id(self) -> Any:
+        """The top-level ``id`` when it appears in :attr:`head` (it usually comes first), else None."""
+        match = _ID_IN_HEAD.search(self.head)
+        if match is None:
+            return None
+        try:
+            return json.loads(match.group(1))
+        except ValueError:
+            return None
+
+
+_ID_IN_HEAD = re.compile(rb'^\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]*"\s*,)*\s*"id"\s*:\s*(-?\d+|"[^"\\]*")')
 
 
 class LineBuffer:
     """Splits a byte stream into lines of any length up to ``max_line``.
 
     asyncio's and many relays' 64 KiB line limit kills a server's large answer; here a line may be
-    as long as the limit, and a longer one is dropped whole (reported as :class:`Oversized`) so the
-    stream resynchronises on the next newline.
+    as long as the limit, and a longer one is dropped whole (reported as :class:`Oversized`, with its
+    first bytes so its id can still be answered) and the stream resynchronises on the next newline.
+    A line grows in one bytearray that is handed on as it is: a 64 MiB message is held once, not
+    once per chunk and again joined.
     """
 
     def __init__(self, max_line: int = DEFAULT_MAX_LINE) -> None:
         self.max_line = max_line
-        self._parts: list[bytes] = []
-        self._size = 0
+        self._buf = bytearray()
         self._discarding = False
         self._discarded = 0
+        self._head = b""
 
-    def feed(self, data: bytes) -> list[bytes | Oversized]:
+    def feed(self, data: bytes) -> list[Line | Oversized]:
         """Add bytes read from the stream; return the lines completed by them."""
-        out: list[bytes | Oversized] = []
+        out: list[Line | Oversized] = []
         start = 0
         while True:
             nl = data.find(b"\n", start)
             if nl < 0:
-                self._append(data[start:] if start else data)
+                self._append(data, start, len(data))
                 return out
-            self._append(data[start:nl])
+            self._append(data, start, nl)
             out.append(self._take())
             start = nl + 1
 
-    def _append(self, piece: bytes) -> None:
-        if not piece:
+    def _append(self, data: bytes, start: int, end: int) -> None:
+        size = end - start
+        if size <= 0:
             return
         if self._discarding:
-            self._discarded += len(piece)
+            self._discarded += size
             return
-        if self._size + len(piece) > self.max_line:
+        if len(self._buf) + size > self.max_line:
             self._discarding = True
-            self._discarded = self._size + len(piece)
-            self._parts.clear()
-            self._size = 0
+            self._discarded = len(self._buf) + size
+            head = bytes(self._buf[:HEAD_BYTES])
+            self._head = head + data[start : min(end, start + HEAD_BYTES - len(head))]
+            self._buf = bytearray()
             return
-        self._parts.append(piece)
-        self._size += len(piece)
+        self._buf += memoryview(data)[start:end]
 
-    def _take(self) -> bytes | Oversized:
+    def _take(self) -> Line | Oversized:
         if self._discarding:
-            size = self._discarded
+            oversized = Oversized(self._discarded, self._head)
             self._discarding = False
             self._discarded = 0
-            return Oversized(size)
-        parts = self._parts
-        line = parts[0] if len(parts) == 1 else b"".join(parts)
-        self._parts = []
-        self._size = 0
-        return line[:-1] if line.endswith(b"\r") else line
+            self._head = b""
+            return oversized
+        line = self._buf
+        self._buf = bytearray()
+        if line.endswith(b"\r"):
+            del line[-1:]
+        return line
 
     @property
     def pending(self) -> int:
         """Bytes of an unfinished line (at EOF, a last line without a newline)."""
-        return self._size
+        return len(self._buf)
 
-    def flush(self) -> bytes | Oversized | None:
+    def flush(self) -> Line | Oversized | None:
         """The unterminated rest at EOF, if any."""
-        if self._discarding or self._parts:
+        if self._discarding or self._buf:
             return self._take()
         return None
+
+
+def is_blank(line: Line) -> bool:
+    """An empty or all-white-space line (skipped); cheap on a huge line, which fails at its first byte."""
+    return not line or line.isspace()
 
 
 def encode(message: Any) -> bytes:

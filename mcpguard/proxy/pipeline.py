@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mcpguard.audit import ArgumentsText, bounded_json
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.hooks import INITIALIZE_METHODS, LISTING_METHODS, Flow
-from mcpguard.proxy.jsonrpc import Oversized
+from mcpguard.proxy.jsonrpc import Line, Oversized
 from mcpguard.proxy.session import HeldAnswer, Session
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,19 @@ class _Rewritten:
     message: Any
 
 
+def _light(request: dict[str, Any]) -> dict[str, Any]:
+    """What must be remembered of a request until its answer: never a large argument.
+
+    A 64 MiB ``tools/call`` would otherwise stay in memory, parsed, for as long as the call runs;
+    the log only keeps a bounded preview of the arguments anyway.
+    """
+    params = request.get("params")
+    if not isinstance(params, dict) or "arguments" not in params:
+        return request
+    light = {**params, "arguments": ArgumentsText(bounded_json(params["arguments"]))}
+    return {"method": request.get("method"), "params": light}
+
+
 def _unwrap(result: Any) -> Any:
     return result.message if isinstance(result, _Rewritten) else result
 
@@ -53,22 +67,28 @@ class Pipeline:
         self._run("started", None)
         return self._drain()
 
-    def from_client(self, line: bytes | Oversized) -> list[Out]:
+    def from_client(self, line: Line | Oversized) -> list[Out]:
         """A line from the client; returns what to write where."""
         out: list[Out] = []
         if isinstance(line, Oversized):
             log.warning("dropped a %d-byte message from the client: over the size limit", line.size)
             reply = jsonrpc.error_response(
-                None, jsonrpc.INVALID_REQUEST, f"mcpguard: message of {line.size} bytes is over the limit"
+                line.message_id(),
+                jsonrpc.INVALID_REQUEST,
+                f"mcpguard did not forward a message of {line.size} bytes: it is over the size limit "
+                "(MCPGUARD_MAX_MESSAGE_BYTES)",
             )
             return [("client", jsonrpc.encode(reply))]
-        if not line.strip():
+        if jsonrpc.is_blank(line):
             return out
         try:
             message = json.loads(line)
         except (ValueError, RecursionError) as exc:
             log.warning("client sent a line that is not JSON (%s): %.80r", exc, line)
             reply = jsonrpc.error_response(None, jsonrpc.PARSE_ERROR, "Parse error: the line is not JSON")
+            return [("client", jsonrpc.encode(reply))]
+        if message == []:
+            reply = jsonrpc.error_response(None, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")
             return [("client", jsonrpc.encode(reply))]
         if isinstance(message, list):
             forward, replies = self._batch(message, self._client_message)
@@ -84,12 +104,12 @@ class Pipeline:
                 out.append(("server", jsonrpc.encode(_unwrap(result))))
         return out + self._drain()
 
-    def from_server(self, line: bytes | Oversized) -> list[Out]:
+    def from_server(self, line: Line | Oversized) -> list[Out]:
         """A line from the server; returns what to write where."""
         if isinstance(line, Oversized):
-            log.warning("dropped a %d-byte message from the server: over the size limit", line.size)
+            self._server_oversized(line)
             return self._drain()
-        if not line.strip():
+        if jsonrpc.is_blank(line):
             return []
         try:
             message = json.loads(line)
@@ -108,6 +128,26 @@ class Pipeline:
             elif result is not None:
                 out.append(("client", jsonrpc.encode(_unwrap(result))))
         return out + self._drain()
+
+    def _server_oversized(self, line: Oversized) -> None:
+        """Drop an answer too large to check, but never leave the client waiting for it."""
+        log.warning("dropped a %d-byte message from the server: over the size limit", line.size)
+        key = jsonrpc.id_key(line.message_id())
+        own = self.session.own.pop(key, None)
+        if own is not None:
+            self.session.fetching.discard(own.kind)
+            self.session.fetch_errors[own.kind] = "the server's listing is over mcpguard's size limit"
+            self._resume_ready()
+            return
+        if self.session.pending.pop(key, None) is not None:
+            self.session.send_client(
+                jsonrpc.error_response(
+                    key[1],
+                    jsonrpc.INTERNAL_ERROR,
+                    f"mcpguard withheld the server's answer: at {line.size} bytes it is over the size limit "
+                    "(MCPGUARD_MAX_MESSAGE_BYTES)",
+                )
+            )
 
     def decisions_poll(self) -> list[Out]:
         """Check whether anyone recorded a decision; if so, let the steps react."""
@@ -142,7 +182,7 @@ class Pipeline:
     def _batch(self, batch: list[Any], handle: Any) -> tuple[Any, list[dict[str, Any]]]:
         """Inspect a JSON-RPC batch element by element; ``(what to forward, replies)``."""
         if not batch:
-            return None, [jsonrpc.error_response(None, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")]
+            return None, []
         forward: list[Any] = []
         changed = False
         before = len(self.session.to_client)
@@ -168,7 +208,7 @@ class Pipeline:
         if jsonrpc.is_request(message):
             self._note_envelope(message)
             if method in TRACKED_METHODS:
-                session.pending[jsonrpc.id_key(message["id"])] = (message, session.clock())
+                session.pending[jsonrpc.id_key(message["id"])] = (_light(message), session.clock())
             hook = CLIENT_REQUEST_HOOKS.get(str(method))
             if hook is None:
                 return message

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from mcpguard.audit import AuditLog
-from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer, Oversized
+from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, Line, LineBuffer, Oversized
 from mcpguard.proxy.pipeline import Out, Pipeline
 
 log = logging.getLogger(__name__)
@@ -194,12 +194,12 @@ class Shim:
         except OSError as exc:
             log.warning("reading from the server failed: %s", exc)
 
-    def _handle_client(self, line: bytes | Oversized) -> None:
+    def _handle_client(self, line: Line | Oversized) -> None:
         with self._lock:
             outs = self.pipeline.from_client(line)
         self._dispatch(outs)
 
-    def _handle_server(self, line: bytes | Oversized) -> None:
+    def _handle_server(self, line: Line | Oversized) -> None:
         with self._lock:
             outs = self.pipeline.from_server(line)
         self._dispatch(outs)

@@ -506,7 +506,7 @@ def test_oversized_client_message_is_refused_and_the_shim_goes_on(spawn_shim: Sp
     )
     reply = shim.recv()
     assert reply["error"]["code"] == -32600
-    assert "over the limit" in reply["error"]["message"]
+    assert "over the size limit" in reply["error"]["message"]
     assert server.calls() == []
     assert text_of(shim.call("echo", {"text": "small"})["result"]) == "small"
 

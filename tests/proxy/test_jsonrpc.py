@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mcpguard.proxy.jsonrpc import (
     LineBuffer,
     Oversized,
@@ -35,7 +37,21 @@ def test_a_line_far_longer_than_a_read_is_whole() -> None:
 def test_oversized_line_is_dropped_and_the_stream_resynchronises() -> None:
     buf = LineBuffer(max_line=10)
     assert buf.feed(b"0123456789ABCDEF") == []
-    assert buf.feed(b"GH\nok\n") == [Oversized(18), b"ok"]
+    assert buf.feed(b"GH\nok\n") == [Oversized(18, b"0123456789ABCDEF"), b"ok"]
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b'{"jsonrpc":"2.0","id":17,"result":{"content":', 17),
+        (b'{"jsonrpc": "2.0", "id": "req-1", "method": "tools/call"', "req-1"),
+        (b'{"id":-3', -3),
+        (b'{"result":{"id":5}', None),
+        (b"not json", None),
+    ],
+)
+def test_id_of_an_oversized_message_comes_from_its_head(head: bytes, expected: object) -> None:
+    assert Oversized(10**9, head).message_id() == expected
 
 
 def test_classification() -> None:

@@ -20,7 +20,7 @@ from tests.factories import (
     result,
     text_result,
 )
-from tests.playbook import Playbook
+from tests.playbook import Outs, Playbook
 
 READ = make_tool("read_file", "Read a file.")
 WRITE = make_tool("write_file", "Write a file.")
@@ -339,7 +339,25 @@ def test_batched_server_answers_are_filtered(pb: Playbook) -> None:
 
 def test_empty_batch_is_an_invalid_request(pb: Playbook) -> None:
     out = pb.client([])
-    assert out.to_client == [[error(None, -32600, "Invalid Request: empty batch")]]
+    assert out.to_client == [error(None, -32600, "Invalid Request: empty batch")]
+
+
+def test_oversized_answer_still_answers_the_client(pb: Playbook, expect_warnings: list[str]) -> None:
+    from mcpguard.proxy.jsonrpc import Oversized
+
+    approved(pb, [READ])
+    pb.client(call(41, "read_file"))
+    out = Outs.of(pb.pipeline.from_server(Oversized(300_000_000, b'{"jsonrpc":"2.0","id":41,"result":{')))
+    assert out.to_client[0]["id"] == 41
+    assert "over the size limit" in out.to_client[0]["error"]["message"]
+    assert expect_warnings
+
+
+def test_oversized_request_is_answered_with_its_id(pb: Playbook, expect_warnings: list[str]) -> None:
+    from mcpguard.proxy.jsonrpc import Oversized
+
+    out = Outs.of(pb.pipeline.from_client(Oversized(300_000_000, b'{"jsonrpc":"2.0","id":"big","method":"x"')))
+    assert out.to_client[0]["id"] == "big" and out.to_server == []
 
 
 def test_malformed_client_line_is_answered(pb: Playbook, expect_warnings: list[str]) -> None:
@@ -393,7 +411,7 @@ def test_calls_are_queued_for_the_log(pb: Playbook) -> None:
         ("read_file", "protocol-error"),
     ]
     assert records[0].duration_ms == pytest.approx(250.0)
-    assert records[0].arguments == {"path": "a"}
+    assert records[0].arguments == '{"path": "a"}'
     assert records[0].result_size > 0
     assert [f["kind"] for f in records[0].findings] == ["bidi-control"]
     assert records[3].detail == "crashed"
