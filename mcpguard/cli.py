@@ -6,7 +6,6 @@ every time a client starts) pays for nothing it does not use.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,8 @@ from mcpguard import __version__
 from mcpguard.errors import McpGuardError
 
 if TYPE_CHECKING:
+    import argparse
+
     from mcpguard.paths import AppPaths
     from mcpguard.pinning.store import ItemView, ServerRecord, Store
 
@@ -24,6 +25,17 @@ ITEM_KINDS = ("tool", "prompt", "resource_template")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["tray"]:
+        return _tray(argv[1:])
+    if argv[:1] == ["run"]:
+        fast = _parse_run(argv[1:])
+        if fast is not None:
+            try:
+                return _run(*fast)
+            except McpGuardError as exc:
+                print(f"mcpguard: {exc}", file=sys.stderr)
+                return 1
     args = _parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
@@ -42,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse  # here, not at the top: `mcpguard run` must not pay for the full parser
+
     parser = argparse.ArgumentParser(
         prog="mcpguard",
         description="Guard the MCP servers your AI clients start: pin their tools, approve changes, log calls.",
@@ -117,6 +131,29 @@ def _parser() -> argparse.ArgumentParser:
     tray.add_argument("tray_args", nargs=argparse.REMAINDER)
     tray.set_defaults(handler=_cmd_tray)
 
+    clients = sub.add_parser("clients", help="the AI clients' MCP configs found here, and which servers are guarded")
+    clients.add_argument("--json", action="store_true", help="machine-readable output (see docs/cli.md)")
+    _project_arg(clients)
+    clients.set_defaults(handler=_cmd_clients)
+
+    for kind, text in (
+        ("wrap", "rewrite client configs so servers start through mcpguard"),
+        ("unwrap", "put wrapped client config entries back as they were"),
+    ):
+        p = sub.add_parser(
+            kind,
+            help=text,
+            description=f"{text[0].upper()}{text[1:]}. The plan, with each server's full command, is shown "
+            "first; without --yes you are asked to confirm. Every write is backed up, atomic and verified.",
+        )
+        p.add_argument("--client", help="only this client (an id from `mcpguard clients`, e.g. claude-desktop)")
+        p.add_argument("--server", help="only servers of this name")
+        p.add_argument("--all", action="store_true", help="every server of every client found")
+        p.add_argument("--dry-run", action="store_true", help="show the plan and a diff of each file; write nothing")
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (scripts)")
+        _project_arg(p)
+        p.set_defaults(handler=_cmd_wrap, kind=kind)
+
     demo = sub.add_parser("demo", help="watch mcpguard guard a bundled demo server, in the terminal")
     demo.add_argument("--keep", action="store_true", help="keep the demo's profile (printed) instead of a temp one")
     demo.set_defaults(handler=_cmd_demo)
@@ -131,6 +168,32 @@ def _server_args(p: argparse.ArgumentParser) -> None:
 # -- run -------------------------------------------------------------------------------------------
 
 
+def _parse_run(args: list[str]) -> tuple[str, str, list[str]] | None:
+    """``--name N [--client C] -- CMD...`` without argparse; None sends odd input to the full parser."""
+    name: str | None = None
+    client = DEFAULT_CLIENT
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            command = args[i + 1 :]
+            return (name, client, command) if name and command else None
+        key, eq, value = arg.partition("=")
+        if key not in ("--name", "--client"):
+            return None
+        if not eq:
+            if i + 1 >= len(args):
+                return None
+            value = args[i + 1]
+            i += 1
+        if key == "--name":
+            name = value
+        else:
+            client = value
+        i += 1
+    return None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     command = list(args.command)
     if command and command[0] == "--":
@@ -141,20 +204,34 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from mcpguard import logs
-    from mcpguard.audit import AuditLog
-    from mcpguard.paths import AppPaths
-    from mcpguard.pinning.store import Store
-    from mcpguard.proxy.pipeline import Pipeline
-    from mcpguard.proxy.session import Session
-    from mcpguard.proxy.shim import Shim
-    from mcpguard.proxy.steps import default_steps
+    return _run(args.name, args.client, command)
 
-    paths = AppPaths.from_env()
-    logs.setup(paths, prefix="shim")
-    store = Store.open(paths)
-    session = Session(store, client=args.client, name=args.name, command=command)
-    shim = Shim(Pipeline(session, default_steps()), AuditLog(store), command)
+
+def _run(name: str, client: str, command: list[str]) -> int:
+    """The shim: start the server at once, set the guard up while it boots, then relay."""
+    from mcpguard.proxy.spawn import spawn, stop
+
+    proc = spawn(command, name)
+    if isinstance(proc, int):
+        return proc
+    try:
+        from mcpguard import logs
+        from mcpguard.audit import AuditLog
+        from mcpguard.paths import AppPaths
+        from mcpguard.pinning.store import Store
+        from mcpguard.proxy.pipeline import Pipeline
+        from mcpguard.proxy.session import Session
+        from mcpguard.proxy.shim import Shim
+        from mcpguard.proxy.steps import default_steps
+
+        paths = AppPaths.from_env()
+        logs.setup(paths, prefix="shim")
+        store = Store.open(paths)
+        session = Session(store, client=client, name=name, command=command)
+        shim = Shim(Pipeline(session, default_steps()), AuditLog(store), proc)
+    except BaseException:
+        stop(proc)  # no guard, no server: fail closed
+        raise
     return shim.run()
 
 
@@ -451,6 +528,11 @@ def _cmd_settings(args: argparse.Namespace) -> int:
 
 
 def _cmd_tray(args: argparse.Namespace) -> int:
+    return _tray(args.tray_args)
+
+
+def _tray(argv: list[str]) -> int:
+    """The tray parses its own options (``mcpguard tray --help``)."""
     try:
         from mcpguard.gui.app import main as tray_main
     except ImportError as exc:
@@ -458,7 +540,91 @@ def _cmd_tray(args: argparse.Namespace) -> int:
             f"the tray needs PySide6 and the Qt system libraries ({exc}); on Debian or Ubuntu run "
             "`bash .ci/setup`, or `apt-get install libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3`"
         ) from exc
-    return tray_main(args.tray_args)
+    return tray_main(argv)
+
+
+# -- clients, wrap, unwrap ------------------------------------------------------------------------
+
+
+def _project_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also read this project's config files (.mcp.json, .cursor/mcp.json, .vscode/mcp.json, ...); repeatable",
+    )
+
+
+def _discover(args: argparse.Namespace) -> list[Any]:
+    from pathlib import Path
+
+    from mcpguard.clients.discovery import discover
+
+    return discover(projects=[Path(p).absolute() for p in args.project])
+
+
+def _cmd_clients(args: argparse.Namespace) -> int:
+    import json
+
+    from mcpguard.clients.report import clients_json, print_clients
+
+    configs = _discover(args)
+    if args.json:
+        print(json.dumps(clients_json(configs), indent=2, ensure_ascii=False))
+    else:
+        print_clients(configs, sys.stdout)
+    return 0
+
+
+def _cmd_wrap(args: argparse.Namespace) -> int:
+    from mcpguard.clients.operations import apply, make_plan
+    from mcpguard.clients.records import WrapRecords
+    from mcpguard.clients.report import print_plan
+    from mcpguard.clients.table import CLIENTS
+    from mcpguard.paths import AppPaths
+
+    kind = args.kind
+    if args.client is not None and args.client not in {c.id for c in CLIENTS}:
+        known = ", ".join(c.id for c in CLIENTS)
+        raise McpGuardError(f"there is no client called {args.client!r} (known: {known})")
+    if not (args.all or args.client or args.server):
+        raise McpGuardError(f"say which servers to {kind}: --server NAME, --client ID, or --all")
+    paths = AppPaths.from_env()
+    records = WrapRecords(paths)
+    plan = make_plan(kind, _discover(args), client=args.client, server=args.server, records=records)
+    print_plan(plan, sys.stdout, diff=args.dry_run, verbose_skips=args.server is not None or args.dry_run)
+    if not plan.actions:
+        if args.server is not None and not plan.skipped:
+            raise McpGuardError(f"no server named {args.server!r} was found in the client configs")
+        print(f"Nothing to {kind}.")
+        return 1 if plan.errors else 0
+    if args.dry_run:
+        print("Dry run: nothing was written.")
+        return 0
+    if not args.yes:
+        print(f"\n{kind.capitalize()} these {len(plan.actions)} server(s)? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if not sys.stdin.isatty():
+            print()
+        if answer not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    failed = 0
+    clients_done: list[str] = []
+    for result in apply(plan, paths):
+        fp = result.file
+        if result.error is not None:
+            failed += 1
+            print(f"mcpguard: {result.error}", file=sys.stderr)
+            continue
+        done = "wrapped" if kind == "wrap" else "unwrapped"
+        print(f"{fp.config.path}: {len(fp.actions)} {done} (backup: {result.backup})")
+        if fp.config.spec.name not in clients_done:
+            clients_done.append(fp.config.spec.name)
+    if clients_done:
+        print(f"Restart {', '.join(clients_done)} so the change takes effect.")
+    return 1 if failed or plan.errors else 0
 
 
 # -- demo ------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from mcpguard.proxy.session import HeldAnswer, Session
 log = logging.getLogger(__name__)
 
 Side = Literal["client", "server"]
-Out = tuple[Side, bytes]
+Out = tuple[Side, bytes | bytearray]
 
 TRACKED_METHODS = frozenset({*INITIALIZE_METHODS, *LISTING_METHODS, "tools/call", "prompts/get"})
 """Client requests whose answers mcpguard must see (and may change)."""
@@ -246,7 +246,7 @@ class Pipeline:
             if result is not None:
                 session.to_server.append(_unwrap(result))
 
-    def _server_message(self, message: Any, size: int, raw: bytes | None) -> Any:
+    def _server_message(self, message: Any, size: int, raw: Line | None) -> Any:
         session = self.session
         if not isinstance(message, dict):
             log.warning("server sent a batch element that is not an object; dropped")
@@ -268,7 +268,7 @@ class Pipeline:
             if not self._run_response(flow):
                 return None
             if flow.deferred:
-                original = raw if raw is not None else jsonrpc.encode(message)
+                original = bytes(raw) if raw is not None else jsonrpc.encode(message)
                 session.held.append(HeldAnswer(original, request, started, session.clock()))
                 return None
             return _Rewritten(flow.message) if flow.modified else message

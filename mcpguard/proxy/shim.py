@@ -13,9 +13,7 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import threading
-from collections.abc import Sequence
 from typing import IO
 
 from mcpguard.audit import AuditLog
@@ -38,7 +36,7 @@ class Shim:
         self,
         pipeline: Pipeline,
         audit: AuditLog,
-        command: Sequence[str],
+        proc: subprocess.Popen[bytes],
         *,
         stdin_fd: int = 0,
         stdout_fd: int = 1,
@@ -47,7 +45,7 @@ class Shim:
     ) -> None:
         self.pipeline = pipeline
         self.audit = audit
-        self.command = list(command)
+        self.command = proc.args if isinstance(proc.args, list) else [str(proc.args)]
         self.stdin_fd = stdin_fd
         self.stdout_fd = stdout_fd
         self.grace = grace if grace is not None else float(os.environ.get(GRACE_ENV, "2"))
@@ -56,38 +54,14 @@ class Shim:
         self._client_out = threading.Lock()
         self._server_out = threading.Lock()
         self._stopping = threading.Event()
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc = proc
         self._server_stdin: IO[bytes] | None = None
 
     # -- life cycle --------------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Start the server and relay until it exits; returns the exit status to use."""
+        """Relay until the server exits; returns the exit status to use."""
         name = self.pipeline.session.name
-        try:
-            self._proc = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=None,
-                bufsize=0,
-                start_new_session=os.name == "posix",
-            )
-        except FileNotFoundError:
-            print(
-                f"mcpguard: cannot start the server {name!r}: command not found: {self.command[0]}",
-                file=sys.stderr,
-            )
-            return 127
-        except PermissionError:
-            print(
-                f"mcpguard: cannot start the server {name!r}: permission denied: {self.command[0]}",
-                file=sys.stderr,
-            )
-            return 126
-        except OSError as exc:
-            print(f"mcpguard: cannot start the server {name!r}: {exc}", file=sys.stderr)
-            return 1
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._server_stdin = self._proc.stdin
         self._install_signal_handlers()
@@ -240,7 +214,7 @@ class Shim:
                         log.warning("the server is not reading its input; a message to it was dropped")
 
 
-def _write_all(fd: int, data: bytes) -> bool:
+def _write_all(fd: int, data: bytes | bytearray) -> bool:
     """Write one message and its newline; False when the reader has gone."""
     small = len(data) < READ_SIZE
     view = memoryview(data + b"\n" if small else data)

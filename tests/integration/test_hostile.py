@@ -583,7 +583,8 @@ def test_server_crash_makes_the_shim_exit_with_its_status(spawn_shim: SpawnShim,
 
 @pytest.mark.parametrize("breakage", ["home-is-a-file", "database-is-garbage"])
 def test_unusable_profile_fails_closed_with_a_message(tmp_path: Path, breakage: str) -> None:
-    """The shim cannot check anything without its database: it must not start the server, and say why."""
+    """The shim cannot check anything without its database: the server (started early, so its boot overlaps
+    the shim's) must get no message and be stopped, and the shim says why."""
     marker = tmp_path / "server-started"
     home = tmp_path / "broken-home"
     if breakage == "home-is-a-file":
@@ -592,7 +593,14 @@ def test_unusable_profile_fails_closed_with_a_message(tmp_path: Path, breakage: 
         home.mkdir()
         (home / "state.db").write_bytes(b"this is not an SQLite database" * 100)
     proc = subprocess.run(
-        shim_argv("broken", [PYTHON, "-c", f"open({str(marker)!r}, 'w').close()"]),
+        shim_argv(
+            "broken",
+            [
+                PYTHON,
+                "-c",
+                f"import sys; line = sys.stdin.buffer.readline(); open({str(marker)!r}, 'w').write(repr(line))",
+            ],
+        ),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         timeout=20,
@@ -600,7 +608,7 @@ def test_unusable_profile_fails_closed_with_a_message(tmp_path: Path, breakage: 
     )
     assert proc.returncode != 0
     assert proc.stdout == b""
-    assert not marker.exists(), "the server must not run unguarded"
+    assert not marker.exists() or marker.read_text() == "b''", "the server must get nothing unguarded"
     err = proc.stderr.decode()
     assert "Traceback" not in err, err
     assert err.startswith("mcpguard: ") or "\nmcpguard: " in err, err
