@@ -30,16 +30,17 @@ def test_second_process_exits_and_brings_the_window_forward(qtbot: QtBot, app_pa
     name = instance_name(app_paths)
     received: list[str] = []
     single = SingleInstance(name, received.append)
-    done = subprocess.Popen(
-        [sys.executable, "-m", "mcpguard", "tray", "--no-demo"], stderr=subprocess.PIPE, text=True
-    )
+    done = subprocess.Popen([sys.executable, "-m", "mcpguard", "tray", "--no-demo"], stderr=subprocess.PIPE, text=True)
     qtbot.waitUntil(lambda: done.poll() is not None, timeout=20000)
+    _, err = done.communicate()
     assert done.returncode == 0
-    assert "already running" in (done.stderr.read() if done.stderr else "")
+    assert "already running" in err
     qtbot.waitUntil(lambda: received == ["show"], timeout=3000)
     single.server.close()
 
 
+# WORKAROUND: the offscreen platform warns that it cannot raise windows or propagate size hints.
+@pytest.mark.qt_log_ignore("This plugin does not support")
 def test_without_a_tray_the_window_is_the_application(qtbot: QtBot, app_paths: AppPaths) -> None:
     app = TrayApp(app_paths, no_demo=True)
     assert not app.has_tray  # offscreen has no system tray
