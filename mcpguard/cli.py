@@ -123,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_log_verify)
 
     setp = sub.add_parser("settings", help="show or change settings")
+    from mcpguard.settings import SETTINGS
+
     setp.add_argument("key", nargs="?", choices=sorted(SETTINGS), help="a setting")
     setp.add_argument("value", nargs="?", help="its new value")
     setp.set_defaults(handler=_cmd_settings)
@@ -495,13 +497,10 @@ def _cmd_log_verify(args: argparse.Namespace) -> int:
 
 # -- settings --------------------------------------------------------------------------------------
 
-SETTINGS = {
-    "trust_on_first_use": ("off", "on: approve everything a never-seen server shows on its first start"),
-    "verify_timeout": ("30", "seconds a call may wait while mcpguard lists the server's tools itself"),
-}
-
 
 def _cmd_settings(args: argparse.Namespace) -> int:
+    from mcpguard.settings import SETTINGS, validate
+
     _, store = _open()
     if args.key is None:
         for key, (default, help_text) in SETTINGS.items():
@@ -510,17 +509,8 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     if args.value is None:
         print(store.setting(args.key, SETTINGS[args.key][0]))
         return 0
-    value = args.value
-    if args.key == "trust_on_first_use" and value not in ("on", "off"):
-        raise McpGuardError("trust_on_first_use is on or off")
-    if args.key == "verify_timeout":
-        try:
-            if float(value) <= 0:
-                raise ValueError
-        except ValueError:
-            raise McpGuardError("verify_timeout is a positive number of seconds") from None
-    store.set_setting(args.key, value)
-    print(f"{args.key} = {value}")
+    store.set_setting(args.key, validate(args.key, args.value))
+    print(f"{args.key} = {args.value}")
     return 0
 
 

@@ -132,3 +132,27 @@ def test_settings(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
 def test_run_without_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "run", "--name", "x")
     assert code == 2 and "needs the server's command" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error"),
+    [
+        ("first_list_hold", "-1", "from 0 to 3600"),
+        ("verify_timeout", "0", "from 1 to 3600"),
+        ("notify_new", "yes", "on or off"),
+    ],
+)
+def test_settings_are_checked(
+    store: Store, capsys: pytest.CaptureFixture[str], key: str, value: str, error: str
+) -> None:
+    code, _, err = run(capsys, "settings", key, value)
+    assert code == 1 and error in err
+    assert store.setting(key) is None
+
+
+def test_settings_list_shows_every_setting_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    from mcpguard.settings import SETTINGS
+
+    _, out, _ = run(capsys, "settings")
+    assert [line.split(" = ")[0] for line in out.splitlines()] == list(SETTINGS)
+    assert "first_list_hold = 25" in out

@@ -28,18 +28,12 @@ from PySide6.QtWidgets import (
 from mcpguard import autostart
 from mcpguard.errors import McpGuardError
 from mcpguard.pinning.store import Store
+from mcpguard.settings import DEFAULTS
 
 __all__ = ["DEFAULTS", "SettingsDialog"]
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {
-    "trust_on_first_use": "off",
-    "first_list_hold": "25",
-    "verify_timeout": "30",
-    "notify_new": "on",
-    "notify_findings": "on",
-}
 """The settings this dialog edits and their defaults (the same as the shims' and the CLI's)."""
 
 _ON = ("on", "true", "1", "yes")

@@ -8,9 +8,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
+from mcpguard.audit import AuditLog
 from mcpguard.gui.icons import TrayState, tray_icon
 from mcpguard.gui.main_window import MainWindow
 from mcpguard.pinning.store import ItemView, ServerRecord, Store
+from mcpguard.settings import DEFAULTS
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,11 @@ class Tray(QObject):
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_icon_activated)
         self.icon.messageClicked.connect(self._on_icon_message_clicked)
+        self.audit = AuditLog(store)
+        self._last_call = self.audit.last_id()
         window.bridge.definitions_changed.connect(self.refresh)
         window.bridge.decisions_changed.connect(self.refresh)
+        window.bridge.calls_added.connect(self.on_calls_added)
         self._rebuild_menu()
         self._seed_notified()
         self.refresh()
@@ -78,13 +83,16 @@ class Tray(QObject):
         if fresh:
             self._announce(fresh)
 
+    def _wants(self, key: str) -> bool:
+        return not self.paused and self.store.setting(key, DEFAULTS[key]) != "off"
+
     def _announce(self, fresh: list[tuple[ServerRecord, ItemView]]) -> None:
-        if self.paused or self.store.setting("notify_new", "on") == "off":
+        critical = any(f.get("severity") == CRITICAL for _, v in fresh if v.live for f in v.live.findings)
+        if not (self._wants("notify_new") or (critical and self._wants("notify_findings"))):
             return
         server = fresh[0][0]
         tools = [v.name for s, v in fresh if s.id == server.id and v.kind == "tool"]
         changed = any(v.approved is not None for _, v in fresh)
-        critical = any(f.get("severity") == CRITICAL for _, v in fresh if v.live for f in v.live.findings)
         title = f"{server.name}: {'changed' if changed else 'new'} tools wait for approval"
         if critical:
             title = f"{server.name}: a tool definition hides instructions"
@@ -92,13 +100,36 @@ class Tray(QObject):
         text = (names + "\n" if names else "") + "The AI client does not see them until you approve. Click to review."
         self._notify_server = server.id
         icon = QSystemTrayIcon.MessageIcon.Critical if critical else QSystemTrayIcon.MessageIcon.Warning
+        self._show_message(title, text, icon)
+
+    def _show_message(self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon) -> None:
         if self.icon.isVisible():
             self.icon.showMessage(title, text, icon, 15000)
         self.notified.emit(title, text)
 
+    def on_calls_added(self) -> None:
+        """A tool's answer with a critical finding is worth a notification: it reached the model."""
+        rows = self.audit.rows(after_id=self._last_call)
+        if not rows:
+            return
+        self._last_call = rows[-1].id
+        flagged = [r for r in rows if any(f.get("severity") == CRITICAL for f in r.findings)]
+        if not flagged or not self._wants("notify_findings"):
+            return
+        row = flagged[-1]
+        kinds = sorted({str(f.get("kind")) for f in row.findings if f.get("severity") == CRITICAL})
+        self._notify_server = None
+        self._show_message(
+            f"{row.server}: {row.tool} answered with text aimed at the model",
+            f"Findings: {', '.join(kinds)}. See the Activity page for the details.",
+            QSystemTrayIcon.MessageIcon.Critical,
+        )
+
     def _on_icon_message_clicked(self) -> None:
         if self._notify_server is not None:
             self.window.review(self._notify_server)
+        else:
+            self.window.show_page("activity")
 
     def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
