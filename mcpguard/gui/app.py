@@ -78,8 +78,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def no_display_reason() -> str | None:
+    """Why Qt could not open a window here, in words that say how to fix it (Qt itself would abort)."""
+    if sys.platform != "linux" or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "there is no display to show the tray on (neither DISPLAY nor WAYLAND_DISPLAY is set). Run it in "
+        "your desktop session, or on a headless machine under a virtual screen: xvfb-run mcpguard tray"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    reason = no_display_reason()
+    if reason is not None:
+        print(f"mcpguard: {reason}", file=sys.stderr)
+        return 1
     paths = AppPaths.from_env().ensure()
     logs.setup(paths, prefix="tray")
     app = QApplication.instance() or QApplication(sys.argv[:1])

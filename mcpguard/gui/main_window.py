@@ -6,8 +6,8 @@ the page the user asked for.
 
 from __future__ import annotations
 
+import html
 import shlex
-from collections import Counter
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -24,9 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from mcpguard.audit import AuditLog
+from mcpguard.errors import UnknownItem
 from mcpguard.gui.bridge import StoreBridge
 from mcpguard.gui.icons import app_icon
-from mcpguard.pinning.store import Store
+from mcpguard.pinning.store import ItemView, ServerRecord, Store
+from mcpguard.scanner import reveal
 
 
 class WaitingList(QWidget):
@@ -56,28 +58,63 @@ class WaitingList(QWidget):
 
     def refresh(self) -> None:
         waiting = self.store.waiting()
-        per_server = Counter(server.id for server, _ in waiting)
-        servers = {server.id: server for server, _ in waiting}
+        per_server: dict[int, list[ItemView]] = {}
+        servers: dict[int, ServerRecord] = {}
+        for server, view in waiting:
+            per_server.setdefault(server.id, []).append(view)
+            servers[server.id] = server
         self.list.clear()
-        for server_id, count in per_server.items():
-            server = servers[server_id]
-            command = next((v for s, v in waiting if s.id == server_id and v.kind == "command"), None)
-            kind = "new server" if command is not None and command.approved is None else "changes"
-            text = f"{server.name}  ({server.client})  —  {count} waiting, {kind}"
-            if command is not None and command.live is not None:
-                text += f"\n    {shlex.join(command.live.definition.get('argv', []))}"
-            item = QListWidgetItem(text)
+        for server_id, views in per_server.items():
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, server_id)
+            label = QLabel(self._entry_html(servers[server_id], views))
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setContentsMargins(8, 6, 8, 6)
+            item.setSizeHint(label.sizeHint())
             self.list.addItem(item)
+            self.list.setItemWidget(item, label)
         if per_server:
             self.summary.setText(
                 f"<b>{len(waiting)} definition{'s' if len(waiting) != 1 else ''} from {len(per_server)} "
-                "server(s) wait for your decision.</b> Until you approve them, the AI client does not see them."
+                f"server{'s' if len(per_server) != 1 else ''} wait for your decision.</b> Until you approve them, "
+                "the AI client does not see them."
             )
             self.list.setCurrentRow(0)
         else:
             self.summary.setText("Nothing waits for approval. New and changed tools will appear here.")
         self.review.setEnabled(bool(per_server))
+
+    def _entry_html(self, server: ServerRecord, views: list[ItemView]) -> str:
+        """One server: who launches it, what waits, and how bad the findings are."""
+        parts: list[str] = []
+        critical = 0
+        for view in views:
+            label = view.name or view.kind.replace("_", " ")
+            state = "new" if view.approved is None else "changed"
+            parts.append(f"{html.escape(reveal(label))} <i>({state})</i>")
+            if view.live is not None:
+                critical += sum(1 for f in view.live.findings if f.get("severity") == "critical")
+        command = next((v for v in views if v.kind == "command"), None)
+        if command is None:
+            try:
+                command = self.store.item(server.id, "command", "")
+            except UnknownItem:
+                command = None
+        argv = command.live.definition.get("argv", []) if command is not None and command.live else []
+        first = command is not None and command.approved is None and command in views
+        badge = (
+            f' &nbsp;<span style="background:#c53030;color:white;font-weight:bold">&nbsp;{critical} critical '
+            f"finding{'s' if critical != 1 else ''}&nbsp;</span>"
+            if critical
+            else ""
+        )
+        kind = "new server" if first else f"{len(views)} waiting"
+        return (
+            f"<b>{html.escape(reveal(server.name))}</b> &nbsp;<span style='color:#666'>started by "
+            f"{html.escape(server.client)} · {kind}</span>{badge}<br>"
+            f"<span style='font-family:monospace;color:#444'>{html.escape(reveal(shlex.join(argv)))}</span><br>"
+            f"Waiting: {', '.join(parts)}"
+        )
 
     def _on_list_item_activated(self, item: QListWidgetItem) -> None:
         self.review_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))

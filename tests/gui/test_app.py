@@ -55,3 +55,15 @@ def test_without_a_tray_the_window_is_the_application(qtbot: QtBot, app_paths: A
 def test_demo_starts_when_no_server_is_known(app_paths: AppPaths) -> None:
     assert TrayApp(app_paths).want_demo
     assert not TrayApp(app_paths, no_demo=True).want_demo
+
+
+def test_no_display_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcpguard.gui.app import no_display_reason
+
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    reason = no_display_reason()
+    assert reason is not None and "xvfb-run mcpguard tray" in reason
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert no_display_reason() is None
