@@ -97,7 +97,12 @@ class Tray(QObject):
         if critical:
             title = f"{server.name}: a tool definition hides instructions"
         names = ", ".join(tools[:4]) + ("…" if len(tools) > 4 else "")
-        text = (names + "\n" if names else "") + "The AI client does not see them until you approve. Click to review."
+        effect = (
+            "The AI client keeps seeing the version you approved, and calls are held."
+            if changed
+            else "The AI client does not see them until you approve."
+        )
+        text = (names + "\n" if names else "") + effect + " Click to review."
         self._notify_server = server.id
         icon = QSystemTrayIcon.MessageIcon.Critical if critical else QSystemTrayIcon.MessageIcon.Warning
         self._show_message(title, text, icon)
