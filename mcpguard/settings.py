@@ -15,6 +15,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "verify_timeout": ("30", "seconds a call may wait while mcpguard lists the server's tools itself"),
     "notify_new": ("on", "on: a notification when a new or changed definition waits for approval"),
     "notify_findings": ("on", "on: a notification when the scanner flags a definition or a tool's answer"),
+    "auto_wrap": (
+        "off",
+        "on: the tray wraps a local server added to an AI client's config as soon as it sees it, instead of "
+        "only telling you (its tools still wait for your approval)",
+    ),
 }
 """key -> (default, what it means)."""
 

@@ -23,6 +23,7 @@ from mcpguard.paths import HOME_ENV, AppPaths
 
 if TYPE_CHECKING:
     from mcpguard.demo.scripted import ScriptedDemo
+    from mcpguard.gui.config_watch import ConfigWatch
     from mcpguard.gui.tray import Tray
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class TrayApp:
-    """Wires store, bridge, window, tray icon and the optional demo together."""
+    """Wires store, bridge, window, tray icon, the clients' config watch and the optional demo together."""
 
     def __init__(self, paths: AppPaths, *, demo: bool = False, no_demo: bool = False) -> None:
         from mcpguard.gui.bridge import StoreBridge
+        from mcpguard.gui.config_watch import ConfigWatch
         from mcpguard.gui.crash_dialog import install_excepthook
         from mcpguard.gui.main_window import MainWindow
         from mcpguard.pinning.store import Store
@@ -128,12 +130,17 @@ class TrayApp:
         self.store = Store.open(paths)
         self.bridge = StoreBridge(self.store)
         self.has_tray = QSystemTrayIcon.isSystemTrayAvailable()
-        self.window = MainWindow(self.store, self.bridge, quit_on_close=not self.has_tray)
+        self.window = MainWindow(self.store, self.bridge, quit_on_close=not self.has_tray, paths=paths)
         self.tray: Tray | None = None
         if self.has_tray:
             from mcpguard.gui.tray import Tray
 
             self.tray = Tray(self.store, self.window)
+        self.config_watch: ConfigWatch = ConfigWatch(self.store, paths)
+        """Watches the AI clients' configs (HOME, XDG_CONFIG_HOME and APPDATA as the environment says)."""
+        self.window.watch_clients(self.config_watch)
+        if self.tray is not None:
+            self.config_watch.events.connect(self.tray.on_client_events)
         self.single: SingleInstance | None = None
         known = [s for s in self.store.servers() if s.client != "demo-client"]
         self.want_demo = demo or (not no_demo and not known)
@@ -141,6 +148,7 @@ class TrayApp:
 
     def start(self, *, show: bool = False) -> None:
         self.bridge.start()
+        self.config_watch.start()
         if self.tray is not None:
             self.tray.show()
         if show or self.tray is None:
@@ -164,5 +172,6 @@ class TrayApp:
             self.demo.stop()
             self.demo.join(timeout=5)
         self.bridge.stop()
+        self.config_watch.stop()
         if self.tray is not None:
             self.tray.icon.hide()

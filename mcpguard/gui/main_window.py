@@ -1,4 +1,4 @@
-"""The window behind the tray icon: what waits for approval, the activity log, servers and tools.
+"""The window behind the tray icon: what waits for approval, the activity log, servers and tools, AI clients.
 
 Where the desktop has no system tray this window is the application; elsewhere the tray opens it on
 the page the user asked for.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import shlex
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -27,8 +28,12 @@ from mcpguard.audit import AuditLog
 from mcpguard.errors import UnknownItem
 from mcpguard.gui.bridge import StoreBridge
 from mcpguard.gui.icons import app_icon
+from mcpguard.paths import AppPaths
 from mcpguard.pinning.store import ItemView, ServerRecord, Store
 from mcpguard.scanner import reveal
+
+if TYPE_CHECKING:
+    from mcpguard.gui.config_watch import ConfigWatch, ServerKey
 
 
 class WaitingList(QWidget):
@@ -126,13 +131,20 @@ class WaitingList(QWidget):
 
 
 class MainWindow(QMainWindow):
-    """Three pages over one store; closing hides the window when a tray icon stays behind."""
+    """Four pages over one store and the clients' configs; closing hides the window when a tray icon stays behind.
 
-    PAGES = ("approvals", "activity", "servers")
+    ``paths`` is the profile the "AI clients" page backs configs up into (``$MCPGUARD_HOME`` or the
+    platform's data directory when not given).
+    """
 
-    def __init__(self, store: Store, bridge: StoreBridge, *, quit_on_close: bool = False) -> None:
+    PAGES = ("approvals", "activity", "servers", "clients")
+
+    def __init__(
+        self, store: Store, bridge: StoreBridge, *, quit_on_close: bool = False, paths: AppPaths | None = None
+    ) -> None:
         super().__init__()
         from mcpguard.gui.activity_view import ActivityView
+        from mcpguard.gui.clients_view import ClientsView
         from mcpguard.gui.servers_view import ServersView
 
         self.store = store
@@ -145,9 +157,11 @@ class MainWindow(QMainWindow):
         self.waiting = WaitingList(store)
         self.activity = ActivityView(AuditLog(store))
         self.servers = ServersView(store)
+        self.clients = ClientsView(paths if paths is not None else AppPaths.from_env())
         self.tabs.addTab(self.waiting, "&Approvals")
         self.tabs.addTab(self.activity, "A&ctivity")
         self.tabs.addTab(self.servers, "&Servers and tools")
+        self.tabs.addTab(self.clients, "A&I clients")
         self.setCentralWidget(self.tabs)
         self.waiting.review_requested.connect(self.review)
         self.servers.decided.connect(self.waiting.refresh)
@@ -167,12 +181,23 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def show_page(self, page: str) -> None:
-        """Bring the window forward on ``approvals``, ``activity`` or ``servers``."""
+        """Bring the window forward on ``approvals``, ``activity``, ``servers`` or ``clients``."""
         self.tabs.setCurrentIndex(self.PAGES.index(page))
         self.show()
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
         self.raise_()
         self.activateWindow()
+
+    def show_client_server(self, key: ServerKey) -> None:
+        """Bring the window forward on the AI clients page with one server selected (a notification's target)."""
+        self.show_page("clients")
+        self.clients.select_server(key)
+
+    def watch_clients(self, watch: ConfigWatch) -> None:
+        """Let the AI clients page follow the configs on disk: readings, events, and its own unwraps."""
+        watch.scanned.connect(self.clients.show_configs)
+        watch.events.connect(self.clients.on_watch_events)
+        self.clients.applied.connect(watch.on_applied)
 
     def review(self, server_id: int) -> None:
         """Open the approval dialog for one server; the store tells everyone what was decided."""

@@ -1,4 +1,4 @@
-"""The settings dialog: how trusting mcpguard is, how long it waits, what it tells you, and start-up.
+"""The settings dialog: how trusting mcpguard is, how long it waits, what it tells you, AI clients, start-up.
 
 Settings live in the store (``mcpguard settings`` edits the same values), so every shim reads them
 on its next connection. Cancel changes nothing; OK writes only what the user changed, so a setting
@@ -112,6 +112,18 @@ class SettingsDialog(QDialog):
         box.addWidget(self.notify_new)
         box.addWidget(self.notify_findings)
 
+        # -- AI clients --
+        self.auto_wrap = QCheckBox("Wrap new servers in AI client configs &automatically")
+        self.auto_wrap.setChecked(self._loaded["auto_wrap"] in _ON)
+        auto_wrap_note = _note(
+            "A local server added to a client's config gets mcpguard in front of it at once, instead of a "
+            "notification asking you to. Its tools still wait for your approval."
+        )
+        clients = QGroupBox("AI clients")
+        box = QVBoxLayout(clients)
+        box.addWidget(self.auto_wrap)
+        box.addWidget(auto_wrap_note)
+
         # -- start-up --
         self.start_at_login = QCheckBox("&Start mcpguard at login")
         self._autostart_was = False
@@ -138,11 +150,14 @@ class SettingsDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        for group in (approvals, calls, notifications, startup):
+        for group in (approvals, calls, notifications, clients, startup):
             layout.addWidget(group)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(520)
+        # Qt sizes a new window to at most 2/3 of the screen, and wrapped notes then get squeezed until
+        # they are cut off: ask for the height the notes need at this width (the desktop still caps it).
+        self.resize(520, layout.totalHeightForWidth(520))
 
     def values(self) -> dict[str, str]:
         """The settings as the dialog shows them now, in the store's spelling."""
@@ -152,6 +167,7 @@ class SettingsDialog(QDialog):
             "verify_timeout": str(self.verify_timeout.value()),
             "notify_new": _on_off(self.notify_new.isChecked()),
             "notify_findings": _on_off(self.notify_findings.isChecked()),
+            "auto_wrap": _on_off(self.auto_wrap.isChecked()),
         }
 
     def accept(self) -> None:
@@ -178,7 +194,7 @@ class SettingsDialog(QDialog):
     def _canonical(self, key: str) -> str:
         """The loaded value in the form :meth:`values` would write it, to tell a real change apart."""
         loaded = self._loaded[key]
-        if key in ("trust_on_first_use", "notify_new", "notify_findings"):
+        if key in ("trust_on_first_use", "notify_new", "notify_findings", "auto_wrap"):
             return _on_off(loaded in _ON)
         if key == "first_list_hold":
             return str(_seconds(loaded, 25))

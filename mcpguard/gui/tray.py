@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
@@ -13,6 +14,9 @@ from mcpguard.gui.icons import TrayState, tray_icon
 from mcpguard.gui.main_window import MainWindow
 from mcpguard.pinning.store import ItemView, ServerRecord, Store
 from mcpguard.settings import DEFAULTS
+
+if TYPE_CHECKING:
+    from mcpguard.gui.config_watch import ClientEvent, ServerKey
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class Tray(QObject):
         self.paused = False
         self._notified: set[tuple[int, str, str, str]] = set()
         self._notify_server: int | None = None
+        self._notify_client: ServerKey | None = None
+        """The client config entry the last notification was about; a click opens it on the AI clients page."""
         self.icon = QSystemTrayIcon(tray_icon(TrayState.OK))
         self.menu = QMenu()
         self.menu.aboutToShow.connect(self._rebuild_menu)
@@ -107,7 +113,10 @@ class Tray(QObject):
         icon = QSystemTrayIcon.MessageIcon.Critical if critical else QSystemTrayIcon.MessageIcon.Warning
         self._show_message(title, text, icon)
 
-    def _show_message(self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon) -> None:
+    def _show_message(
+        self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon, *, client: ServerKey | None = None
+    ) -> None:
+        self._notify_client = client
         if self.icon.isVisible():
             self.icon.showMessage(title, text, icon, 15000)
         self.notified.emit(title, text)
@@ -130,8 +139,25 @@ class Tray(QObject):
             QSystemTrayIcon.MessageIcon.Critical,
         )
 
+    @Slot(object)
+    def on_client_events(self, events: list[ClientEvent]) -> None:
+        """A client config changed: a server runs unguarded, was wrapped automatically, or lost its wrap.
+
+        These follow ``notify_new`` (a new server is news of the same kind as a new tool) and the pause.
+        """
+        if not events or not self._wants("notify_new"):
+            return
+        from mcpguard.gui.config_watch import notification
+
+        title, text = notification(events)
+        quiet = all(e.kind == "auto-wrapped" for e in events)
+        icon = QSystemTrayIcon.MessageIcon.Information if quiet else QSystemTrayIcon.MessageIcon.Warning
+        self._show_message(title, text, icon, client=events[0].server.key)
+
     def _on_icon_message_clicked(self) -> None:
-        if self._notify_server is not None:
+        if self._notify_client is not None:
+            self.window.show_client_server(self._notify_client)
+        elif self._notify_server is not None:
             self.window.review(self._notify_server)
         else:
             self.window.show_page("activity")
@@ -157,6 +183,7 @@ class Tray(QObject):
         self.menu.addSeparator()
         self.menu.addAction("&Activity").triggered.connect(lambda: self.window.show_page("activity"))
         self.menu.addAction("&Servers and tools").triggered.connect(lambda: self.window.show_page("servers"))
+        self.menu.addAction("AI &clients").triggered.connect(lambda: self.window.show_page("clients"))
         self.menu.addAction("S&ettings…").triggered.connect(self.window.open_settings)
         pause = QAction("&Pause notifications", self.menu)
         pause.setCheckable(True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
 from mcpguard.gui.app import SingleInstance, TrayApp, ask_running_instance, instance_name
 from mcpguard.paths import AppPaths
+from tests.gui.client_machine import CURSOR, Machine, make_machine
 
 pytestmark = pytest.mark.gui
 
@@ -39,9 +41,15 @@ def test_second_process_exits_and_brings_the_window_forward(qtbot: QtBot, app_pa
     single.server.close()
 
 
+@pytest.fixture
+def fake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Machine:
+    """The tray watches the AI clients' configs: here, those of a fake machine, never the real one."""
+    return make_machine(tmp_path, monkeypatch)
+
+
 # WORKAROUND: the offscreen platform warns that it cannot raise windows or propagate size hints.
 @pytest.mark.qt_log_ignore("This plugin does not support")
-def test_without_a_tray_the_window_is_the_application(qtbot: QtBot, app_paths: AppPaths) -> None:
+def test_without_a_tray_the_window_is_the_application(qtbot: QtBot, app_paths: AppPaths, fake_home: Machine) -> None:
     app = TrayApp(app_paths, no_demo=True)
     assert not app.has_tray  # offscreen has no system tray
     app.start()
@@ -50,6 +58,22 @@ def test_without_a_tray_the_window_is_the_application(qtbot: QtBot, app_paths: A
     assert app.window.quit_on_close
     assert app.tray is None
     app.shutdown()
+
+
+# WORKAROUND: without a tray (offscreen) the window is shown, and the platform warns about that.
+@pytest.mark.qt_log_ignore("This plugin does not support")
+def test_the_clients_config_watch_runs_with_the_tray(qtbot: QtBot, app_paths: AppPaths, fake_home: Machine) -> None:
+    """Started with the tray, it feeds the AI clients page; shutdown stops and joins its threads."""
+    fake_home.place("cursor_mcp.json", CURSOR)
+    app = TrayApp(app_paths, no_demo=True)
+    qtbot.addWidget(app.window)
+    with qtbot.waitSignal(app.config_watch.scanned, timeout=3000):
+        app.start()
+    assert app.config_watch.running
+    assert app.window.clients.tree.topLevelItem(0) is not None
+    assert app.window.clients.configs[0].path == fake_home.path(CURSOR)
+    app.shutdown()
+    assert not app.config_watch.running
 
 
 def test_demo_starts_when_no_server_is_known(app_paths: AppPaths) -> None:

@@ -69,7 +69,9 @@ def test_defaults_are_shown(dialog: SettingsDialog) -> None:
         "verify_timeout": "30",
         "notify_new": "on",
         "notify_findings": "on",
+        "auto_wrap": "off",
     }
+    assert not dialog.auto_wrap.isChecked()
 
 
 def test_ok_writes_every_change(qtbot: QtBot, dialog: SettingsDialog, store: Store, home: Path) -> None:
@@ -124,6 +126,22 @@ def test_existing_values_are_loaded_and_hand_edits_kept(qtbot: QtBot, store: Sto
         "notify_findings": "off",
         "notify_new": "off",
     }
+
+
+def test_auto_wrap_is_saved_and_loaded(qtbot: QtBot, dialog: SettingsDialog, store: Store, home: Path) -> None:
+    """The tray's config watch reads the same key the dialog writes, and the dialog shows it on reopening."""
+    from mcpguard.settings import DEFAULTS, SETTINGS, validate
+
+    assert DEFAULTS["auto_wrap"] == "off" and "AI client" in SETTINGS["auto_wrap"][1]
+    assert validate("auto_wrap", "on") == "on"
+    dialog.auto_wrap.setChecked(True)
+    _ok(dialog)
+    assert store.settings() == {"auto_wrap": "on"}
+    again = _dialog(qtbot, store, home)
+    assert again.auto_wrap.isChecked()
+    again.auto_wrap.setChecked(False)
+    _ok(again)
+    assert store.setting("auto_wrap") == "off"
 
 
 def test_start_at_login_can_be_switched_off(qtbot: QtBot, store: Store, home: Path) -> None:

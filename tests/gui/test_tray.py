@@ -84,7 +84,14 @@ def test_menu_is_rebuilt_with_current_counts(tray: Tray, store: Store) -> None:
     texts = [a.text() for a in tray.menu.actions()]
     assert texts[0] == "3 approvals waiting…"  # command line, serverInfo, read_file
     assert "    Review fs…" in texts
-    assert {"&Activity", "&Servers and tools", "S&ettings…", "&Pause notifications", "&Quit mcpguard"} <= set(texts)
+    assert {
+        "&Activity",
+        "&Servers and tools",
+        "AI &clients",
+        "S&ettings…",
+        "&Pause notifications",
+        "&Quit mcpguard",
+    } <= set(texts)
 
 
 def test_a_flagged_tool_answer_is_announced(qtbot: QtBot, tray: Tray, store: Store) -> None:

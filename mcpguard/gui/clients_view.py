@@ -1,0 +1,993 @@
+"""The "AI clients" page: which clients on this machine start which MCP servers, and whether through mcpguard.
+
+mcpguard only guards a server its client starts through ``mcpguard run``, so this page is where a user
+sees what is and is not covered: every client config found (:mod:`mcpguard.clients.discovery`), each
+server in it with its transport, guarded state and risk flags, and a config that does not parse with
+its error (file, line, column). Wrap and Unwrap work per client (all its local servers) and per server.
+
+Nothing is written before the user read what will change: the MCP specification asks that a user sees
+the exact command of a local server before consenting to run it, so :class:`PlanDialog` shows each
+command whole (hidden characters as badges), its risk flags and the unified diff of every file, with
+Cancel as the button Enter and Escape choose. Applying goes through the core (backup, atomic write,
+verify); a failure is one sentence on the page, never a half-written file.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontMetrics,
+    QIcon,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+    QShowEvent,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTextBrowser,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mcpguard.clients.discovery import ConfigFile, ServerEntry, discover
+from mcpguard.clients.errors import ClientConfigError
+from mcpguard.clients.operations import Applied, Kind, Plan, apply, make_plan
+from mcpguard.clients.report import command_line
+from mcpguard.clients.risk import Flag, assess
+from mcpguard.errors import McpGuardError
+from mcpguard.gui.approval_dialog import DARK, LIGHT, DiffColours
+from mcpguard.gui.config_watch import ClientEvent, ServerKey, client_name, notification
+from mcpguard.gui.hidden_text import to_html
+from mcpguard.gui.servers_view import status_icon
+from mcpguard.paths import AppPaths
+from mcpguard.policy import Status
+from mcpguard.scanner import reveal
+
+__all__ = ["ClientsView", "ConfirmPlan", "PlanDialog", "diff_html", "display_path", "plan_html"]
+
+ConfirmPlan = Callable[[Plan], bool]
+"""``plan -> go ahead?``; the page shows a :class:`PlanDialog` by default, tests answer at once."""
+
+DANGER = "#c53030"
+WARNING = "#b7791f"
+GUARDED = "#2f855a"
+_SEVERITY_COLOURS = {"danger": DANGER, "warning": WARNING}
+
+_NAME, _TRANSPORT, _GUARDED, _COMMAND, _RISK = range(5)
+_KEY_ROLE = Qt.ItemDataRole.UserRole
+
+
+@dataclass(frozen=True)
+class _Key:
+    """What a tree row stands for; survives a rebuild of the tree, unlike the row itself."""
+
+    client: str
+    path: str | None = None
+    """Set for a config file's rows (and its servers)."""
+    server: ServerKey | None = None
+
+
+def display_path(path: Path | str, env: Mapping[str, str] | None = None) -> str:
+    """``path`` with the home directory written ``~``: short enough for a table, still unambiguous."""
+    source = os.environ if env is None else env
+    home = source.get("HOME") or source.get("USERPROFILE") or str(Path.home())
+    text = str(path)
+    if home and (text == home or text.startswith(home.rstrip(os.sep) + os.sep)):
+        return "~" + text[len(home.rstrip(os.sep)) :]
+    return text
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
+
+
+def _flags(server: ServerEntry) -> list[Flag]:
+    return assess(server.original or ()) if server.transport == "stdio" else []
+
+
+def _worst(flags: Sequence[Flag]) -> Flag | None:
+    return next((f for f in flags if f.severity == "danger"), flags[0] if flags else None)
+
+
+def _flag_counts(flags: Sequence[Flag]) -> str:
+    danger = sum(1 for f in flags if f.severity == "danger")
+    warning = len(flags) - danger
+    parts = ([_plural(danger, "danger")] if danger else []) + ([_plural(warning, "warning")] if warning else [])
+    return " · ".join(parts)
+
+
+@cache
+def flag_icon(severity: str) -> QIcon:
+    """A warning triangle, red for danger and amber for a warning: shape and colour both say it."""
+    size = 32
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    colour = QColor(_SEVERITY_COLOURS.get(severity, WARNING))
+    path = QPainterPath()
+    path.moveTo(16, 2.5)
+    path.lineTo(30, 28.5)
+    path.lineTo(2, 28.5)
+    path.closeSubpath()
+    painter.setPen(QPen(colour, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+    painter.setBrush(colour)
+    painter.drawPath(path)
+    painter.setPen(QPen(QColor("white"), 3.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    painter.drawLine(QPointF(16, 11), QPointF(16, 18.5))
+    painter.drawPoint(QPointF(16, 24))
+    painter.end()
+    pixmap.setDevicePixelRatio(2.0)
+    return QIcon(pixmap)
+
+
+# -- rich text shared by the page and the dialog ------------------------------------------------------
+
+
+def _badge(severity: str) -> str:
+    colour = _SEVERITY_COLOURS.get(severity, WARNING)
+    return (
+        f'<span style="background-color:{colour}; color:#ffffff; font-weight:bold;">'
+        f"&nbsp;{html.escape(severity.upper())}&nbsp;</span>"
+    )
+
+
+def flags_html(flags: Sequence[Flag], colours: DiffColours = LIGHT) -> str:
+    """Each flag as a coloured badge and its sentence; a clean command says what that does (not) mean."""
+    if not flags:
+        return (
+            f'<p style="margin:2px 0; color:{colours.muted};">No risk flags: nothing in this command matches the '
+            "patterns mcpguard looks for. That does not make it safe; read it.</p>"
+        )
+    return "".join(f'<p style="margin:2px 0;">{_badge(f.severity)}&nbsp; {html.escape(f.reason)}</p>' for f in flags)
+
+
+def _code(text: str, colours: DiffColours, mono: str) -> str:
+    """A command line in a box: monospace, wrapped anywhere, hidden characters as badges, never cut."""
+    return (
+        f'<p style="margin:4px 0 6px 0; white-space:pre-wrap; font-family:{html.escape(mono)}; '
+        f'background-color:{colours.excerpt};">{to_html(text)}</p>'
+    )
+
+
+def plan_html(
+    plan: Plan, colours: DiffColours = LIGHT, *, mono: str = "monospace", env: Mapping[str, str] | None = None
+) -> str:
+    """Every server of a plan: its client and file, its whole command, its environment's names, its flags."""
+    parts: list[str] = []
+    for file_plan in plan.files:
+        config = file_plan.config
+        parts.append(
+            f'<p style="margin:10px 0 2px 0;"><b>{html.escape(config.spec.name)}</b>&nbsp; '
+            f'<span style="color:{colours.muted};">{html.escape(display_path(config.path, env))}</span></p>'
+        )
+        for action in file_plan.actions:
+            s = action.server
+            notes = []
+            if s.scope == "local" and s.project:
+                notes.append(f"project {to_html(s.project)}")
+            if s.disabled:
+                notes.append("disabled in the client")
+            extra = f' <span style="color:{colours.muted};">({", ".join(notes)})</span>' if notes else ""
+            parts.append(f'<p style="margin:8px 0 0 0;"><b>{to_html(s.name)}</b>{extra}</p>')
+            parts.append(_code(command_line(action.argv), colours, mono))
+            if s.env:
+                parts.append(
+                    f'<p style="margin:0 0 2px 0; color:{colours.muted};">Sets the environment variables '
+                    f"{to_html(', '.join(s.env))} (values not shown).</p>"
+                )
+            if action.flags:
+                parts.append(flags_html(action.flags, colours))
+    if plan.skipped:
+        items = "".join(
+            f"<li>{to_html(sk.server.name)} ({html.escape(client_name(sk.server.client))}): "
+            f"{html.escape(sk.reason)}</li>"
+            for sk in plan.skipped
+        )
+        parts.append(f'<p style="margin:12px 0 0 0; color:{colours.muted};">Left alone:</p>')
+        parts.append(f'<ul style="margin:0; color:{colours.muted};">{items}</ul>')
+    return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
+
+
+def diff_html(diff: str, colours: DiffColours = LIGHT, *, mono: str = "monospace") -> str:
+    """A unified diff in Qt rich text: removed lines red, added green, headers muted, long lines wrapped."""
+    rows: list[str] = []
+    for line in diff.splitlines():
+        style = "margin:0; white-space:pre-wrap;"
+        if line.startswith(("---", "+++")):
+            style += f" color:{colours.muted}; font-weight:bold;"
+        elif line.startswith(("@@", "\\")):
+            style += f" color:{colours.muted};"
+        elif line.startswith("+"):
+            style += f" background-color:{colours.added};"
+        elif line.startswith("-"):
+            style += f" background-color:{colours.removed};"
+        rows.append(f'<p style="{style}">{to_html(line) or "&nbsp;"}</p>')
+    return f'<div style="color:{colours.text}; font-family:{html.escape(mono)};">{"".join(rows)}</div>'
+
+
+def _short_headers(diff: str, path: Path, env: Mapping[str, str] | None) -> str:
+    """The diff with its ``---``/``+++`` lines naming the file the way the rest of the dialog does (``~/...``)."""
+    lines = diff.splitlines(keepends=True)
+    for i, line in enumerate(lines[:2]):
+        if line.startswith(("--- ", "+++ ")):
+            lines[i] = line[:4] + line[4:].replace(str(path), display_path(path, env), 1)
+    return "".join(lines)
+
+
+class _ElideMiddle(QStyledItemDelegate):
+    """Command lines lose their middle when cut, so both the program and its last argument stay readable."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
+def _colours(widget: QWidget) -> DiffColours:
+    return DARK if widget.palette().color(QPalette.ColorRole.Base).lightness() < 128 else LIGHT
+
+
+def _mono() -> QFont:
+    return QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+
+
+def _browser() -> QTextBrowser:
+    view = QTextBrowser()
+    view.setOpenLinks(False)
+    view.setOpenExternalLinks(False)
+    return view
+
+
+def _section(title: str, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 4, 0, 0)
+    heading = QLabel(title)
+    font = heading.font()
+    font.setBold(True)
+    heading.setFont(font)
+    heading.setBuddy(widget)
+    layout.addWidget(heading)
+    layout.addWidget(widget, 1)
+    return box
+
+
+def _sentence(text: str) -> str:
+    """An error message as the end of a sentence: no doubled full stop."""
+    return text.rstrip().rstrip(".")
+
+
+# -- the confirmation ---------------------------------------------------------------------------------
+
+
+class PlanDialog(QDialog):
+    """Asks before a wrap or unwrap: every command whole, its flags, and the diff of every file.
+
+    Cancel is the default button (Enter and Escape choose it); the action button only answers a click,
+    Space when focused, or its mnemonic. ``exec()`` returns Accepted when the user chose to go ahead.
+    """
+
+    def __init__(self, plan: Plan, parent: QWidget | None = None, *, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(parent)
+        self.plan = plan
+        verb = "Wrap" if plan.kind == "wrap" else "Unwrap"
+        count = len(plan.actions)
+        servers_word = "server" if count == 1 else "servers"
+        clients = sorted({f.config.spec.name for f in plan.files})
+        colours = _colours(self)
+        mono = _mono()
+        self.setWindowTitle(f"mcpguard — {verb.lower()} {servers_word}")
+        self.setSizeGripEnabled(True)
+        self.setMinimumSize(640, 460)
+        self.resize(920, 680)
+
+        title = QLabel()
+        title.setTextFormat(Qt.TextFormat.RichText)
+        title.setText(f"<b>{verb} {count} {servers_word} of {html.escape(', '.join(clients))}?</b>")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        title.setFont(font)
+        intro = QLabel()
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.RichText)
+        if plan.kind == "wrap":
+            launcher = command_line([*plan.launcher, "run"])
+            intro.setText(
+                f"From its next start, the client launches each server through <code>{html.escape(launcher)}</code>, "
+                "which pins its tools and asks you before anything new reaches the model. <b>Read each command:</b> "
+                "it is what runs on this machine, with your rights."
+            )
+        else:
+            intro.setText(
+                "The client will start these servers directly again: their tools and answers reach the model "
+                "without mcpguard's checks. Each entry gets back the command it had before it was wrapped."
+            )
+
+        self.commands = _browser()
+        self.commands.document().setDefaultFont(self.font())
+        self.commands.setHtml(plan_html(plan, colours, mono=mono.family(), env=env))
+        self.commands.setAccessibleName("Servers and their commands")
+        self.diff_view = _browser()
+        self.diff_view.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
+        self.diff_view.document().setDefaultFont(mono)
+        self.diff_view.setTabStopDistance(4 * QFontMetrics(mono).horizontalAdvance(" "))  # VS Code's tabs
+        diffs = "".join(_short_headers(f.diff(), f.config.path, env) for f in plan.files)
+        self.diff_view.setHtml(diff_html(diffs, colours, mono=mono.family()))
+        self.diff_view.setAccessibleName("Changes to the files")
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(_section("&Servers and the commands that will run", self.commands))
+        splitter.addWidget(_section("&Changes to the files (a backup of each is kept)", self.diff_view))
+        splitter.setSizes([290, 290])
+
+        self.errors = QLabel()
+        self.errors.setWordWrap(True)
+        self.errors.setTextFormat(Qt.TextFormat.PlainText)
+        self.errors.setStyleSheet(f"QLabel {{ color: {DANGER}; }}")
+        self.errors.setText("\n".join(f"Left alone, it cannot be read: {e}" for e in plan.errors))
+        self.errors.setVisible(bool(plan.errors))
+
+        self.apply_button = QPushButton(f"&{verb} {count} {servers_word}")
+        self.cancel_button = QPushButton("Cancel")
+        # Enter must never wrap: only Cancel may be a default button.
+        self.apply_button.setAutoDefault(False)
+        self.apply_button.clicked.connect(self.accept)
+        self.cancel_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.cancel_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(intro)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.errors)
+        layout.addLayout(buttons)
+        self.cancel_button.setAutoDefault(True)
+        self.cancel_button.setDefault(True)  # after the layout: the button must know its dialog
+        self.cancel_button.setFocus()
+
+
+# -- the page -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _busy() -> Iterator[None]:
+    """A wait cursor while files are parsed and written on the GUI thread (a long ~/.claude.json takes a second)."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
+
+
+class ClientsView(QWidget):
+    """Clients and their servers in a tree, the selection in full below, Wrap and Unwrap buttons.
+
+    Args:
+        paths: The profile: wraps back up each config into it and record what they replaced.
+        parent: The Qt parent.
+        confirm: Asked with the plan before anything is written; by default a :class:`PlanDialog`.
+        env: Where ``HOME``, ``XDG_CONFIG_HOME`` and ``APPDATA`` come from; None reads ``os.environ``
+            at every refresh.
+        platform: ``linux``, ``darwin`` or ``win32``; None is this machine.
+        launcher: The command that starts mcpguard in wrapped entries; None finds this installation's.
+
+    The page reads the configs when first shown or on :meth:`refresh`; the tray's
+    :class:`~mcpguard.gui.config_watch.ConfigWatch` hands it its readings (:meth:`show_configs`)
+    and events (:meth:`on_watch_events`) so a change on disk shows up without a click.
+    """
+
+    changed = Signal()
+    """A wrap or unwrap made here changed at least one config file."""
+    applied = Signal(str, object)
+    """``(kind, keys)``: the servers a wrap or unwrap made here changed (``list[ServerKey]``)."""
+
+    def __init__(
+        self,
+        paths: AppPaths,
+        parent: QWidget | None = None,
+        *,
+        confirm: ConfirmPlan | None = None,
+        env: Mapping[str, str] | None = None,
+        platform: str | None = None,
+        launcher: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.paths = paths
+        self.confirm: ConfirmPlan = confirm if confirm is not None else self._ask
+        self.env = env
+        self.platform = platform
+        self.launcher = list(launcher) if launcher is not None else None
+        self.configs: list[ConfigFile] = []
+        self._loaded = False
+        self._servers: dict[ServerKey, ServerEntry] = {}
+        self._fresh: dict[ServerKey, str] = {}
+        """Servers the watch reported, with the mark their row carries until they are guarded."""
+        self._current: _Key | None = None
+        self._expanded: dict[_Key, bool] = {}
+        self._mono = _mono()
+        self._colours = _colours(self)
+
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.refresh_button = QPushButton("&Refresh")
+        self.refresh_button.setToolTip("Read every client's config again.")
+        self.refresh_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.refresh_button)
+
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(5)
+        self.tree.setHeaderLabels(
+            ["Client / server", "Transport", "Guarded", "Command, address or config file", "Risk"]
+        )
+        self.tree.setUniformRowHeights(True)
+        self.tree.setIndentation(16)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self._elide_middle = _ElideMiddle(self.tree)
+        self.tree.setItemDelegateForColumn(_COMMAND, self._elide_middle)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        for column in (_NAME, _TRANSPORT, _GUARDED):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(_COMMAND, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(_RISK, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(_RISK, 300)
+        self.tree.currentItemChanged.connect(self._on_tree_current_item_changed)
+
+        self.details = _browser()
+        self.details.document().setDefaultFont(self.font())
+        self.details.setAccessibleName("Details of the selection")
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.tree)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
+        self.wrap_button = QPushButton("&Wrap server")
+        self.wrap_button.clicked.connect(self._on_wrap_button_clicked)
+        self.unwrap_button = QPushButton("&Unwrap server")
+        self.unwrap_button.clicked.connect(self._on_unwrap_button_clicked)
+        self.wrap_all_button = QPushButton("Wrap a&ll of client")
+        self.wrap_all_button.clicked.connect(self._on_wrap_all_button_clicked)
+        self.unwrap_all_button = QPushButton("U&nwrap all of client")
+        self.unwrap_all_button.clicked.connect(self._on_unwrap_all_button_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.wrap_button)
+        buttons.addWidget(self.unwrap_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.wrap_all_button)
+        buttons.addWidget(self.unwrap_all_button)
+
+        self.message = QLabel()
+        """One sentence after an action (or why it failed); never a modal box."""
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes names and paths from configs
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        self._show_selection()
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        """The configs are read when the page is first shown, unless the watch already handed them over."""
+        super().showEvent(event)
+        if not self._loaded:
+            self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Read every client's config again and show it."""
+        with _busy():
+            configs = discover(self.env, self.platform)
+        self.show_configs(configs)
+
+    @Slot(object)
+    def show_configs(self, configs: list[ConfigFile]) -> None:
+        """Show a reading of the configs, keeping the selection, the expanded rows and the scroll position."""
+        self._loaded = True
+        self.configs = list(configs)
+        self._servers = {s.key: s for c in self.configs for s in c.servers}
+        self._fresh = {k: v for k, v in self._fresh.items() if k in self._servers and not self._servers[k].guarded}
+        keep = self._current
+        scroll = self.tree.verticalScrollBar().value()
+        self._remember_expanded()
+        with QSignalBlocker(self.tree):
+            self.tree.clear()
+            for client_id, files in self._by_client().items():
+                self._add_client(client_id, files)
+            found = self._row(keep) if keep is not None else None
+            if found is None and keep is not None:
+                found = self._row(_Key(keep.client))
+            if found is not None:
+                self.tree.setCurrentItem(found)
+        self.tree.verticalScrollBar().setValue(scroll)
+        self._current = found.data(_NAME, _KEY_ROLE) if found is not None else None
+        self._show_summary()
+        self._show_selection()
+
+    @Slot(object)
+    def on_watch_events(self, events: list[ClientEvent]) -> None:
+        """Mark the servers the watch reported and say what happened in one line."""
+        for event in events:
+            key = event.server.key
+            if event.kind == "auto-wrapped":
+                self._fresh.pop(key, None)
+            else:
+                self._fresh[key] = "no longer guarded" if event.kind == "wrap-removed" else "new, not guarded"
+        title, _ = notification(events)
+        self._say(title.replace(" — click to review", ""), error=any(e.kind != "auto-wrapped" for e in events))
+        self.show_configs(self.configs)
+
+    def select_server(self, key: ServerKey) -> bool:
+        """Select a server's row (a notification leads here); False when it is not in the configs."""
+        server = self._servers.get(key)
+        if server is None:
+            return False
+        row = self._row(_Key(server.client, str(server.config), key))
+        if row is None:
+            return False
+        self.tree.setCurrentItem(row)
+        self.tree.scrollToItem(row)
+        return True
+
+    # -- the tree -----------------------------------------------------------------------------------
+
+    def _by_client(self) -> dict[str, list[ConfigFile]]:
+        out: dict[str, list[ConfigFile]] = {}
+        for config in self.configs:
+            out.setdefault(config.spec.id, []).append(config)
+        return out
+
+    def _add_client(self, client_id: str, files: list[ConfigFile]) -> None:
+        row = QTreeWidgetItem(self.tree)
+        key = _Key(client_id)
+        row.setData(_NAME, _KEY_ROLE, key)
+        row.setText(_NAME, files[0].spec.name)
+        row.setFont(_NAME, _bold(self.tree.font()))
+        local = [s for c in files for s in c.servers if s.transport == "stdio"]
+        guarded = sum(1 for s in local if s.guarded)
+        if local:
+            row.setText(_GUARDED, f"{guarded} of {len(local)}")
+            row.setIcon(_GUARDED, status_icon(Status.APPROVED if guarded == len(local) else Status.PENDING))
+            row.setToolTip(_GUARDED, f"{guarded} of its {_plural(len(local), 'local server')} start through mcpguard")
+        if len(files) == 1:
+            row.setText(_COMMAND, display_path(files[0].path, self.env))
+            row.setToolTip(_COMMAND, str(files[0].path))
+        else:
+            row.setText(_COMMAND, f"{len(files)} config files")
+        flags = [f for s in local for f in _flags(s)]
+        if flags:
+            worst = _worst(flags)
+            assert worst is not None
+            row.setText(_RISK, _flag_counts(flags))
+            row.setIcon(_RISK, flag_icon(worst.severity))
+            row.setForeground(_RISK, QColor(_SEVERITY_COLOURS[worst.severity]))
+        if any(c.error for c in files):
+            row.setIcon(_NAME, flag_icon("danger"))
+            row.setToolTip(_NAME, "a config file of this client cannot be read; select it for the error")
+        for config in files:
+            parent = row
+            if len(files) > 1:
+                parent = QTreeWidgetItem(row)
+                file_key = _Key(client_id, str(config.path))
+                parent.setData(_NAME, _KEY_ROLE, file_key)
+                parent.setText(_NAME, display_path(config.path, self.env))
+                parent.setToolTip(_NAME, str(config.path))
+                parent.setFirstColumnSpanned(True)
+                parent.setExpanded(self._expanded.get(file_key, True))
+            self._add_file(parent, client_id, config)
+        row.setExpanded(self._expanded.get(key, True))
+
+    def _add_file(self, parent: QTreeWidgetItem, client_id: str, config: ConfigFile) -> None:
+        file_key = _Key(client_id, str(config.path))
+        if config.error is not None:
+            row = QTreeWidgetItem(parent)
+            row.setData(_NAME, _KEY_ROLE, file_key)
+            row.setText(_NAME, f"Cannot be read: {self._error(config)}")
+            row.setToolTip(_NAME, config.error)
+            row.setIcon(_NAME, flag_icon("danger"))
+            row.setForeground(_NAME, QColor(DANGER))
+            row.setFirstColumnSpanned(True)
+            return
+        if not config.servers:
+            row = QTreeWidgetItem(parent)
+            row.setData(_NAME, _KEY_ROLE, file_key)
+            row.setText(_NAME, "no MCP servers in this file")
+            row.setForeground(_NAME, self._muted())
+            row.setFirstColumnSpanned(True)
+            return
+        for server in config.servers:
+            self._add_server(parent, client_id, config, server)
+
+    def _add_server(self, parent: QTreeWidgetItem, client_id: str, config: ConfigFile, s: ServerEntry) -> None:
+        row = QTreeWidgetItem(parent)
+        row.setData(_NAME, _KEY_ROLE, _Key(client_id, str(config.path), s.key))
+        name = reveal(s.name)
+        suffix = ""
+        if s.scope == "local" and s.project:
+            suffix += f"  (project {_last_part(s.project)})"
+        if s.disabled:
+            suffix += "  (disabled)"
+        row.setText(_NAME, name + suffix)
+        row.setToolTip(_NAME, f"{name}{suffix} in {config.path}")
+        row.setText(_TRANSPORT, s.transport if s.transport != "other" else "—")
+        muted = self._muted()
+        if s.transport == "stdio":
+            fresh = self._fresh.get(s.key)
+            if s.guarded:
+                row.setText(_GUARDED, "yes")
+                row.setIcon(_GUARDED, status_icon(Status.APPROVED))
+                row.setForeground(_GUARDED, QColor(GUARDED))
+            else:
+                row.setText(_GUARDED, f"no — {fresh}" if fresh else "no")
+                row.setIcon(_GUARDED, status_icon(Status.PENDING))
+                row.setForeground(_GUARDED, QColor(WARNING))
+                if fresh:
+                    row.setFont(_GUARDED, _bold(self.tree.font()))
+            row.setText(_COMMAND, reveal(command_line(s.original or ())))
+            row.setToolTip(_COMMAND, reveal(command_line(s.original or ())))
+            row.setFont(_COMMAND, self._mono)
+        else:
+            row.setText(_GUARDED, "no")
+            row.setForeground(_GUARDED, muted)
+            why = (
+                "a remote server: nothing runs on this machine for mcpguard to guard"
+                if s.transport == "remote"
+                else f"nothing to wrap: {s.detail}"
+            )
+            row.setToolTip(_GUARDED, why)
+            row.setToolTip(_TRANSPORT, why)
+            row.setText(_COMMAND, reveal(s.detail if s.transport == "remote" else f"({s.detail})"))
+            row.setToolTip(_COMMAND, reveal(s.detail))
+            row.setForeground(_COMMAND, muted)
+        if s.disabled:
+            row.setForeground(_NAME, muted)
+        flags = _flags(s)
+        worst = _worst(flags)
+        if worst is not None:
+            more = f"  (+{len(flags) - 1})" if len(flags) > 1 else ""
+            row.setText(_RISK, worst.reason + more)
+            row.setIcon(_RISK, flag_icon(worst.severity))
+            row.setForeground(_RISK, QColor(_SEVERITY_COLOURS[worst.severity]))
+            row.setToolTip(_RISK, "\n".join(f"{f.severity}: {f.reason}" for f in flags))
+
+    def _error(self, config: ConfigFile) -> str:
+        """A config's parse error with its path written as the page writes paths (``~/...``)."""
+        error = config.error or ""
+        return error.replace(str(config.path), display_path(config.path, self.env), 1)
+
+    def _muted(self) -> QColor:
+        palette = self.palette()
+        text = palette.color(QPalette.ColorRole.Text)
+        ground = palette.color(QPalette.ColorRole.Base)
+        return QColor(
+            round(text.red() * 0.6 + ground.red() * 0.4),
+            round(text.green() * 0.6 + ground.green() * 0.4),
+            round(text.blue() * 0.6 + ground.blue() * 0.4),
+        )
+
+    def _rows(self) -> Iterator[QTreeWidgetItem]:
+        stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while stack:
+            row = stack.pop(0)
+            if row is None:
+                continue
+            yield row
+            stack[0:0] = [row.child(i) for i in range(row.childCount())]
+
+    def _row(self, key: _Key) -> QTreeWidgetItem | None:
+        return next((row for row in self._rows() if row.data(_NAME, _KEY_ROLE) == key), None)
+
+    def _remember_expanded(self) -> None:
+        for row in self._rows():
+            if row.childCount():
+                self._expanded[row.data(_NAME, _KEY_ROLE)] = row.isExpanded()
+
+    def _on_tree_current_item_changed(self, current: QTreeWidgetItem | None, _previous: object) -> None:
+        self._current = current.data(_NAME, _KEY_ROLE) if current is not None else None
+        self._show_selection()
+
+    # -- the selection ------------------------------------------------------------------------------
+
+    def _selected_server(self) -> ServerEntry | None:
+        key = self._current
+        if key is None or key.server is None:
+            return None
+        return self._servers.get(key.server)
+
+    def _client_files(self, client_id: str) -> list[ConfigFile]:
+        return [c for c in self.configs if c.spec.id == client_id]
+
+    def _show_summary(self) -> None:
+        if not self.configs:
+            self.summary.setText(
+                "No AI client config found. mcpguard looks where each client keeps its MCP servers "
+                "(Claude Desktop, Claude Code, Cursor, VS Code, Windsurf, Zed, Cline, Gemini CLI, LM Studio, "
+                "Continue, Goose, Codex CLI)."
+            )
+            return
+        clients = len({c.spec.id for c in self.configs})
+        all_servers = list(self._servers.values())
+        unguarded = sum(1 for s in all_servers if s.transport == "stdio" and not s.guarded)
+        broken = sum(1 for c in self.configs if c.error)
+        text = f"{_plural(clients, 'AI client')} · {_plural(len(all_servers), 'server')} · "
+        text += f"<b>{unguarded} not guarded</b>" if unguarded else "every local server is guarded"
+        if broken:
+            text += f' · <span style="color:{DANGER};">{_plural(broken, "config")} cannot be read</span>'
+        self.summary.setText(text)
+
+    def _show_selection(self) -> None:
+        """Details and button states for the selected row."""
+        key = self._current
+        server = self._selected_server()
+        client_id = key.client if key is not None else None
+        name = reveal(server.name) if server is not None else None
+        self.wrap_button.setText(f"&Wrap {_button_name(name)}" if name else "&Wrap server")
+        self.unwrap_button.setText(f"&Unwrap {_button_name(name)}" if name else "&Unwrap server")
+        local = server is not None and server.transport == "stdio"
+        self.wrap_button.setEnabled(local and server is not None and not server.guarded)
+        self.unwrap_button.setEnabled(local and server is not None and server.guarded)
+        tip = (
+            "Only a local (stdio) server can be guarded: a remote one runs elsewhere."
+            if server is not None and not local
+            else ""
+        )
+        self.wrap_button.setToolTip(tip or "Make the client start this server through mcpguard (asks first).")
+        self.unwrap_button.setToolTip(tip or "Make the client start this server directly again (asks first).")
+        files = self._client_files(client_id) if client_id is not None else []
+        local_servers = [s for c in files for s in c.servers if s.transport == "stdio"]
+        client_label = client_name(client_id).replace("&", "&&") if client_id is not None else "client"
+        self.wrap_all_button.setText(f"Wrap a&ll of {client_label}")
+        self.unwrap_all_button.setText(f"U&nwrap all of {client_label}")
+        self.wrap_all_button.setEnabled(any(not s.guarded for s in local_servers))
+        self.unwrap_all_button.setEnabled(any(s.guarded for s in local_servers))
+        self.wrap_all_button.setToolTip("Wrap every local server of this client that is not guarded yet (asks first).")
+        self.unwrap_all_button.setToolTip("Unwrap every guarded server of this client (asks first).")
+        if server is not None:
+            self.details.setHtml(self._server_html(server))
+        elif client_id is not None:
+            self.details.setHtml(self._client_html(client_id, files))
+        else:
+            self.details.setHtml(
+                f'<p style="color:{self._colours.muted};">Select a client or one of its servers to see its '
+                "command in full, its risk flags and where its config is.</p>"
+            )
+
+    def _server_html(self, s: ServerEntry) -> str:
+        colours, mono = self._colours, self._mono.family()
+        if s.transport == "stdio":
+            state = (
+                f'<b style="color:{GUARDED};">guarded</b>: its client starts it through mcpguard'
+                if s.guarded
+                else f'<b style="color:{WARNING};">not guarded</b>: its client starts it directly, and whatever '
+                "it shows reaches the model unchecked"
+            )
+        elif s.transport == "remote":
+            state = "remote: nothing runs on this machine for mcpguard to guard"
+        else:
+            state = html.escape(f"nothing to wrap: {s.detail}")
+        parts = [
+            f'<p style="margin:0;"><span style="font-size:large; font-weight:bold;">{to_html(s.name)}</span>'
+            f'&nbsp; <span style="color:{colours.muted};">{html.escape(client_name(s.client))} · '
+            f"{html.escape(s.transport)}</span></p>",
+            f'<p style="margin:4px 0;">{state}.</p>',
+        ]
+        if s.transport == "stdio":
+            parts.append('<p style="margin:6px 0 0 0;"><b>Command</b> (exactly what runs):</p>')
+            parts.append(_code(command_line(s.original or ()), colours, mono))
+            parts.append(flags_html(_flags(s), colours))
+            if s.guarded and s.command is not None:
+                parts.append('<p style="margin:6px 0 0 0;"><b>Entry as the client reads it</b>:</p>')
+                parts.append(_code(command_line([s.command, *s.args]), colours, mono))
+        elif s.transport == "remote":
+            parts.append(f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(s.detail)}</p>')
+        if s.env:
+            parts.append(
+                f'<p style="margin:6px 0 0 0;"><b>Environment</b>: {to_html(", ".join(s.env))} '
+                f'<span style="color:{colours.muted};">(names only; values are not shown)</span></p>'
+            )
+        extra = []
+        if s.project:
+            extra.append(f"project {to_html(s.project)}")
+        if s.disabled:
+            extra.append("disabled in the client")
+        if extra:
+            parts.append(f'<p style="margin:6px 0 0 0;">{", ".join(extra).capitalize()}.</p>')
+        parts.append(
+            f'<p style="margin:6px 0 0 0;"><b>Config file</b>: '
+            f'<span style="font-family:{html.escape(mono)};">{to_html(display_path(s.config, self.env))}</span></p>'
+        )
+        return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
+
+    def _client_html(self, client_id: str, files: list[ConfigFile]) -> str:
+        colours, mono = self._colours, self._mono.family()
+        all_servers = [s for c in files for s in c.servers]
+        local = [s for s in all_servers if s.transport == "stdio"]
+        guarded = sum(1 for s in local if s.guarded)
+        remote = sum(1 for s in all_servers if s.transport == "remote")
+        parts = [
+            f'<p style="margin:0;"><span style="font-size:large; font-weight:bold;">'
+            f"{html.escape(client_name(client_id))}</span></p>"
+        ]
+        if any(c.error is None for c in files):
+            parts.append(
+                f'<p style="margin:4px 0;">{_plural(len(local), "local server")}, {guarded} guarded'
+                + (f"; {_plural(remote, 'remote server')} (nothing to guard on this machine)" if remote else "")
+                + ".</p>"
+            )
+        for config in files:
+            parts.append(
+                f'<p style="margin:6px 0 0 0;"><b>Config file</b>: '
+                f'<span style="font-family:{html.escape(mono)};">{to_html(display_path(config.path, self.env))}</span>'
+                f' <span style="color:{colours.muted};">({html.escape(config.location.format.upper())})</span></p>'
+            )
+            if config.error:
+                parts.append(
+                    f'<p style="margin:2px 0; color:{DANGER};"><b>It cannot be read</b>: '
+                    f"{to_html(self._error(config))}. "
+                    "mcpguard never writes a file it cannot read.</p>"
+                )
+        if local and guarded < len(local):
+            parts.append(
+                f'<p style="margin:8px 0 0 0; color:{colours.muted};">Wrapping changes only each entry\'s command '
+                "and puts mcpguard's arguments in front of its own; every other key, comment and line stays as "
+                "it is, and Unwrap gives back the original bytes. Restart the client afterwards.</p>"
+            )
+        return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def _on_wrap_button_clicked(self) -> None:
+        self._act_on_server("wrap")
+
+    def _on_unwrap_button_clicked(self) -> None:
+        self._act_on_server("unwrap")
+
+    def _on_wrap_all_button_clicked(self) -> None:
+        if self._current is not None:
+            self.act_on_client("wrap", self._current.client)
+
+    def _on_unwrap_all_button_clicked(self) -> None:
+        if self._current is not None:
+            self.act_on_client("unwrap", self._current.client)
+
+    def _act_on_server(self, kind: Kind) -> None:
+        server = self._selected_server()
+        if server is not None:
+            self.act_on_server(kind, server.key)
+
+    def act_on_server(self, kind: Kind, key: ServerKey) -> bool:
+        """Wrap or unwrap one server, after the confirmation; True when a file was changed."""
+        server = self._servers.get(key)
+        if server is None:
+            self._say("That server is no longer in its config; the page was read again.", error=True)
+            self.refresh()
+            return False
+        config = next((c for c in self.configs if c.path == server.config and c.spec.id == server.client), None)
+        if config is None:
+            return False
+        # Only this entry: a same-named server elsewhere in the file (a Claude Code project) stays as it is.
+        only = replace(config, servers=tuple(s for s in config.servers if s.key == key))
+        return self._run(kind, [only], f"'{reveal(server.name)}' of {client_name(server.client)}")
+
+    def act_on_client(self, kind: Kind, client_id: str) -> bool:
+        """Wrap or unwrap every server of a client, after the confirmation; True when a file was changed."""
+        return self._run(kind, self._client_files(client_id), client_name(client_id))
+
+    def _run(self, kind: Kind, configs: list[ConfigFile], what: str) -> bool:
+        verb = "wrap" if kind == "wrap" else "unwrap"
+        try:
+            with _busy():
+                plan = make_plan(kind, configs, launcher=self.launcher)
+        except (McpGuardError, OSError) as exc:
+            self._say(f"Could not {verb} {what}: {_sentence(str(exc))}.", error=True)
+            return False
+        if not plan.actions:
+            if plan.errors:
+                self._say(f"Could not {verb} {what}: {_sentence(plan.errors[0])}.", error=True)
+            else:
+                reason = plan.skipped[0].reason if len(plan.skipped) == 1 else "no server needs it"
+                self._say(f"Nothing to {verb} in {what}: {reason}.")
+            return False
+        if not self.confirm(plan):
+            self._say(f"Nothing was changed; {what} stays as it was.")
+            return False
+        try:
+            with _busy():
+                results = apply(plan, self.paths)
+        except (ClientConfigError, OSError) as exc:  # apply reports per file; this is a safety net
+            results = [Applied(f, None, str(exc)) for f in plan.files]
+        done = [r for r in results if r.error is None]
+        failed = [r for r in results if r.error is not None]
+        self.refresh()
+        self._say(self._outcome(kind, what, done, failed), error=bool(failed))
+        if done:
+            self.applied.emit(kind, [a.server.key for r in done for a in r.file.actions])
+            self.changed.emit()
+        return bool(done)
+
+    def _outcome(self, kind: Kind, what: str, done: list[Applied], failed: list[Applied]) -> str:
+        """One sentence: what changed, what to do next, and what failed and why."""
+        verb = "Wrapped" if kind == "wrap" else "Unwrapped"
+        count = sum(len(r.file.actions) for r in done)
+        clients = sorted({r.file.config.spec.name for r in done})
+        parts: list[str] = []
+        if done:
+            restart = " and ".join(clients)
+            backups = display_path(self.paths.home / "backups", self.env)
+            if kind == "wrap":
+                after = f"restart {restart} to start {'it' if count == 1 else 'them'} through mcpguard"
+            else:
+                after = f"restart {restart} to start {'it' if count == 1 else 'them'} directly again"
+            subject = what if count == 1 and what.startswith("'") else f"{_plural(count, 'server')} of {restart}"
+            parts.append(f"{verb} {subject}; {after} (the previous file is backed up in {backups})")
+        for r in failed:
+            message = _sentence(r.error or "")
+            parts.append(f"could not change {display_path(r.file.config.path, self.env)}: {message}")
+        text = "; ".join(parts)
+        return text[:1].upper() + text[1:] + "."
+
+    def _ask(self, plan: Plan) -> bool:
+        dialog = PlanDialog(plan, self, env=self.env)
+        return dialog.exec() == QDialog.DialogCode.Accepted
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        colour = DANGER if error else self.palette().windowText().color().name()
+        self.message.setStyleSheet(f"QLabel {{ color: {colour}; }}")
+        self.message.setText(text)
+
+
+def _bold(font: QFont) -> QFont:
+    out = QFont(font)
+    out.setBold(True)
+    return out
+
+
+def _button_name(name: str, limit: int = 28) -> str:
+    """A server's name fit for a button: quoted, shortened, ``&`` kept literal."""
+    short = name if len(name) <= limit else name[: limit - 1] + "…"
+    return "'" + short.replace("&", "&&") + "'"
+
+
+def _last_part(path: str) -> str:
+    """The last component of a project directory, for a short label (the whole path is in the tooltip)."""
+    return os.path.basename(path.rstrip("/\\")) or path
