@@ -31,8 +31,25 @@ def _start_display() -> list[subprocess.Popen[bytes]]:
     os.environ["DISPLAY"] = DISPLAY
     time.sleep(1.0)
     trayer = subprocess.Popen(
-        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request", "--height", "28",
-         "--transparent", "true", "--alpha", "0", "--tint", "0x2d3748", "--SetDockType", "true"]  # fmt: skip
+        [
+            "trayer",
+            "--edge",
+            "top",
+            "--align",
+            "right",
+            "--widthtype",
+            "request",
+            "--height",
+            "28",
+            "--transparent",
+            "true",
+            "--alpha",
+            "0",
+            "--tint",
+            "0x2d3748",
+            "--SetDockType",
+            "true",
+        ]  # fmt: skip
     )
     time.sleep(1.0)
     return [trayer, xvfb]
