@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from mcpguard.values import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class Status(enum.StrEnum):
@@ -30,13 +35,21 @@ class Verdict(enum.Enum):
     """Leave it out of listings; a call is answered as for an unknown tool."""
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(Value):
     """The store's view of one item, enough for a decision."""
 
-    live_fingerprint: str | None
-    approved_fingerprint: str | None
-    live_denied: bool = False
+    __slots__ = ("live_fingerprint", "approved_fingerprint", "live_denied")
+
+    live_fingerprint: Final[str | None]
+    approved_fingerprint: Final[str | None]
+    live_denied: Final[bool]
+
+    def __init__(
+        self, live_fingerprint: str | None, approved_fingerprint: str | None, live_denied: bool = False
+    ) -> None:
+        self.live_fingerprint = live_fingerprint
+        self.approved_fingerprint = approved_fingerprint
+        self.live_denied = live_denied
 
 
 def status(pin: Pin) -> Status:

@@ -16,10 +16,16 @@ import re
 import sys
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Final, Literal, cast
+
+from mcpguard.values import Value
+
+# The shim imports this module on the first tool result; typing and dataclasses would add 15 ms.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Any, Final, Literal, TypeAlias
 
 __all__ = [
     "KINDS",
@@ -32,7 +38,10 @@ __all__ = [
     "skeleton",
 ]
 
-Severity = Literal["info", "warning", "critical"]
+if TYPE_CHECKING:
+    Severity: TypeAlias = Literal["info", "warning", "critical"]
+else:
+    Severity = str  # at run time only a name for what mypy knows as the three literals
 
 _SEVERITIES: Final = frozenset({"info", "warning", "critical"})
 
@@ -54,19 +63,27 @@ KINDS: Final[tuple[str, ...]] = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Value):
     """One reason to distrust a tool definition or result, phrased for the person approving it.
 
-    Frozen and made of plain strings so findings can be pinned next to a fingerprint, written to the
+    Immutable and made of plain strings so findings can be pinned next to a fingerprint, written to the
     audit log and compared across runs without any translation layer.
     """
 
-    kind: str
-    severity: Severity
-    where: str
-    explanation: str
-    excerpt: str
+    __slots__ = ("kind", "severity", "where", "explanation", "excerpt")
+
+    kind: Final[str]
+    severity: Final[Severity]
+    where: Final[str]
+    explanation: Final[str]
+    excerpt: Final[str]
+
+    def __init__(self, kind: str, severity: Severity, where: str, explanation: str, excerpt: str) -> None:
+        self.kind = kind
+        self.severity = severity
+        self.where = where
+        self.explanation = explanation
+        self.excerpt = excerpt
 
     def to_json(self) -> dict[str, str]:
         """Return a JSON-ready dict; the audit log and the GUI process exchange findings this way."""
@@ -94,6 +111,8 @@ class Finding:
         severity = values["severity"]
         if severity not in _SEVERITIES:
             raise ValueError(f"unknown finding severity {severity!r}")
+        from typing import cast  # not on the shim's path: findings are read back by the CLI and the tray
+
         return cls(values["kind"], cast(Severity, severity), values["where"], values["explanation"], values["excerpt"])
 
 
@@ -426,7 +445,6 @@ def reveal(text: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class _Rule:
     """A wording check.
 
@@ -436,17 +454,25 @@ class _Rule:
     a ``(0, 0)`` window starts every hit, so the regex is simply tried right there.
     """
 
-    kind: str
-    severity: Severity
-    pattern: _Regex
-    explanation: str
-    anchors: tuple[tuple[str, int, int], ...]  # empty: the pattern starts with a literal, scan it all
-    in_results: bool = True
+    __slots__ = ("kind", "severity", "pattern", "explanation", "anchors", "in_results", "words")
 
-    words: tuple[str, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "words", tuple(anchor for anchor, _, _ in self.anchors))
+    def __init__(
+        self,
+        kind: str,
+        severity: Severity,
+        pattern: _Regex,
+        explanation: str,
+        anchors: tuple[tuple[str, int, int], ...],
+        in_results: bool = True,
+    ) -> None:
+        self.kind = kind
+        self.severity: Severity = severity
+        self.pattern = pattern
+        self.explanation = explanation
+        self.anchors = anchors
+        """Empty: the pattern starts with a literal, so the whole text is scanned."""
+        self.in_results = in_results
+        self.words = tuple(anchor for anchor, _, _ in anchors)
 
 
 def _at(*words: str) -> tuple[tuple[str, int, int], ...]:
@@ -941,11 +967,62 @@ def _rule_finding(
     return start, Finding(rule.kind, rule.severity, where, explanation, _excerpt(text, start, end))
 
 
+def _required_words(in_results: bool) -> tuple[str, ...] | None:
+    """Words one of which any wording hit contains (the rules' anchors), or None if a rule has none."""
+    words: list[str] = []
+    for rule in _RULES:
+        if in_results and not rule.in_results:
+            continue
+        if not rule.words:
+            return None
+        words.extend(rule.words)
+    return tuple(dict.fromkeys(words))
+
+
+_REQUIRED_WORDS: Final = {False: _required_words(False), True: _required_words(True)}
+
+# In ASCII text _CANDIDATE matches exactly the characters that are not these (tests/test_scanner.py
+# checks all 128); deleting these with bytes.translate finds the others several times faster than re.
+_ASCII_VISIBLE: Final = b"\t\n\r" + bytes(range(0x20, 0x7F))
+
+
+def _lowered_if_clean(text: str) -> str | None:
+    """``text`` lower-cased for the wording rules when it holds no hidden character, else None.
+
+    Without hidden characters the text is its own cleaned form (no span is cut out of it).
+    """
+    if text.isascii():  # O(1) in CPython
+        if text.encode("ascii").translate(None, _ASCII_VISIBLE):
+            return None
+        return text.lower()
+    if _has_candidates(text):
+        return None
+    return _lower_same_length(text)
+
+
+def _without_anchors(lowered: str, in_results: bool) -> bool:
+    """No rule can match: every hit contains one of its rule's anchors (see _rule_hits), and none occurs."""
+    words = _REQUIRED_WORDS[in_results]
+    if words is None:
+        return False
+    for word in words:
+        if word in lowered:
+            return False
+    return True
+
+
 def _scan_string(text: str, where: str, *, in_results: bool = False) -> list[Finding]:
-    spans = _hidden_spans(text, _SPAN_LIMIT) if _has_candidates(text) else []
-    found = _hidden_findings(text, where, spans, many=len(spans) >= _SPAN_LIMIT)
-    cleaned = _Cleaned(text, spans)
-    lowered = _lower_same_length(cleaned.text)
+    lowered = _lowered_if_clean(text)
+    if lowered is not None:
+        if _without_anchors(lowered, in_results):
+            return []
+        found: list[tuple[int, Finding]] = []
+        cleaned = _Cleaned(text, [])
+    else:
+        spans = _hidden_spans(text, _SPAN_LIMIT)
+        found = _hidden_findings(text, where, spans, many=len(spans) >= _SPAN_LIMIT)
+        cleaned = _Cleaned(text, spans)
+        lowered = _lower_same_length(cleaned.text)
     found.extend(_rule_findings(text, where, cleaned, lowered, in_results=in_results))
     found.sort(key=lambda item: item[0])
     return [finding for _, finding in found]
@@ -1189,8 +1266,32 @@ _MAX_NODES: Final = 100_000
 _DEFINITION_MAX_CHARS: Final = 4_000_000
 
 
+_CHILD_CACHE: dict[tuple[str, str], str] = {}
+_SIMPLE_KEYS: dict[str, bool] = {}
+
+
+def _is_simple_key(key: str) -> bool:
+    """``key`` reads as a plain identifier (its path is ``a.b``, and it needs no scan of its own); cached."""
+    simple = _SIMPLE_KEYS.get(key)
+    if simple is None:
+        simple = _SIMPLE_KEY.fullmatch(key) is not None
+        if len(_SIMPLE_KEYS) < _CACHE_LIMIT and len(key) <= 64:
+            _SIMPLE_KEYS[key] = simple
+    return simple
+
+
 def _child(where: str, key: str) -> str:
-    if _SIMPLE_KEY.fullmatch(key):
+    """The path of ``key`` under ``where``; cached, as every result repeats ``content[0].text``."""
+    path = _CHILD_CACHE.get((where, key))
+    if path is None:
+        path = _child_path(where, key)
+        if len(_CHILD_CACHE) < _CACHE_LIMIT and len(where) + len(key) <= 128:
+            _CHILD_CACHE[(where, key)] = path
+    return path
+
+
+def _child_path(where: str, key: str) -> str:
+    if _is_simple_key(key):
         return f"{where}.{key}" if where else key
     shown = reveal(key[:60] + ("…" if len(key) > 60 else "")).replace("\\", "\\\\").replace('"', '\\"')
     return f'{where}["{shown}"]'
@@ -1237,11 +1338,11 @@ class _Walker:
             return
         if isinstance(value, str):
             self.text(value, where)
-        elif isinstance(value, Mapping):
+        elif isinstance(value, dict) or isinstance(value, Mapping):
             for key, item in value.items():
                 key_text = str(key)
                 child = _child(where, key_text)
-                if not _SIMPLE_KEY.fullmatch(key_text):
+                if not _is_simple_key(key_text):
                     self.text(key_text, f"{child}(key)", shadowing=False)
                 self.value(item, child, depth + 1)
         elif isinstance(value, list | tuple):
@@ -1305,6 +1406,70 @@ def scan_result(result: Mapping[str, Any], *, max_chars: int = 1_000_000) -> lis
     aimed at the model are reported.  Binary payloads (image/audio ``data``, resource ``blob``) are
     skipped; scanning stops after ``max_chars`` characters with a ``scan-truncated`` note.
     """
+    strings = _usual_result_strings(result, max_chars)
+    if strings is not None:
+        # Every result is scanned, so the usual one is answered without the walk when provably clean:
+        # no string holds a hidden character and no anchor occurs in any of them (nor, then, in all
+        # of them joined, which is checked at once).
+        lowered: list[str] = []
+        for text in strings:
+            low = _lowered_if_clean(text)
+            if low is None:
+                break
+            lowered.append(low)
+        else:
+            if _without_anchors("\n".join(lowered), True):
+                return []
+    return _walk_result(result, max_chars)
+
+
+_SCALARS: Final = (bool, int, float)
+
+
+def _usual_result_strings(result: Mapping[str, Any], max_chars: int) -> list[str] | None:
+    """The strings :func:`_walk_result` scans in a result of the usual shape; None for any other shape.
+
+    The usual shape: scalar fields (``isError``) and ``content`` items whose values are all scalars.
+    For it the walk scans exactly these strings, whole (they fit in ``max_chars``), and no key: the
+    walk looks at keys only inside nested objects, and it stops at no depth or node limit here.
+    """
+    if type(result) is not dict:
+        return None
+    strings: list[str] = []
+    size = nodes = 0
+    for key, value in result.items():
+        if type(key) is not str:
+            return None
+        if key == "content" and type(value) is list:
+            for item in value:
+                if type(item) is not dict:
+                    return None
+                binary = item.get("type") in ("image", "audio")
+                for item_key, item_value in item.items():
+                    if type(item_key) is not str:
+                        return None
+                    if binary and item_key == "data":
+                        continue
+                    nodes += 1
+                    if type(item_value) is str:
+                        strings.append(item_value)
+                        size += len(item_value)
+                    elif item_value is not None and type(item_value) not in _SCALARS:
+                        return None
+        else:
+            nodes += 1
+            if type(value) is str:
+                strings.append(value)
+                size += len(value)
+            elif value is not None and type(value) not in _SCALARS:
+                return None
+    if size > max_chars or nodes > _MAX_NODES:
+        return None
+    return strings
+
+
+def _walk_result(result: Mapping[str, Any], max_chars: int) -> list[Finding]:
+    """Every string of a result, with the budget and the paths of findings."""
     walker = _Walker(max_chars, in_results=True, foreign_names=None)
     for key, value in result.items():
         key_text = str(key)
@@ -1312,7 +1477,7 @@ def scan_result(result: Mapping[str, Any], *, max_chars: int = 1_000_000) -> lis
         if key_text == "content" and isinstance(value, list | tuple):
             for index, item in enumerate(value):
                 item_where = f"{where}[{index}]"
-                if not isinstance(item, Mapping):
+                if not isinstance(item, dict) and not isinstance(item, Mapping):
                     walker.value(item, item_where, 2)
                     continue
                 binary = item.get("type") in ("image", "audio")

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcpguard.pinning.store import Store
 from mcpguard.proxy import jsonrpc
-from mcpguard.proxy.pipeline import Out, Pipeline
+from mcpguard.proxy.pipeline import Pipeline
 from mcpguard.proxy.session import Session, Settings
 from mcpguard.proxy.steps import default_steps
+
+if TYPE_CHECKING:
+    from mcpguard.proxy.pipeline import Out
 
 
 @dataclass

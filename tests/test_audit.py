@@ -144,3 +144,77 @@ def test_servers_and_tools(store: Store) -> None:
     assert log.servers_and_tools() == expected
     assert log.servers_and_tools(after_id=6) == [("fs", "read_file"), ("gh", "create_issue"), ("gh", "search")]
     assert log.servers_and_tools(after_id=9) == []
+
+
+# -- the row hash and the argument preview, computed faster but written exactly as before --------------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [1000.5, "claude", "fs", "read_file", '{"path": "a"}', 1.5, "ok", 12, "[]", ""],
+        [1e16, "c\u00e9", "s\U0001f600", 't\x00\x1f"\\', "a\u2028b", None, "blocked", 0, '[{"k": "v"}]', "d"],
+        [0.1 + 0.2, "", "", "", "", 1e-7, "", -5, "", "\ud800"],
+        [float("nan"), "x", "y", "z", "", float("inf"), "ok", 2**70, "[]", ""],
+        [-float("inf"), "x", "y", "z", "", -0.0, "ok", True, "[]", ""],  # a bool: the general encoder
+    ],
+)
+def test_row_text_is_json_dumps(fields: list[object]) -> None:
+    import json
+
+    from mcpguard.audit import _row_text
+
+    assert _row_text(fields) == json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def _nested(depth: int, inner: object) -> object:
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
+def _reference_bounded_json(value: object, limit: int) -> str:
+    """What bounded_json returned before it learnt to shorten strings and to use the C encoder."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= limit else text[:limit] + " … [cut]"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"path": "a"},
+        {"text": "x" * 100},
+        {"b": ["é" * 30, {"z": "\x00" * 20, "a": 1.5}], "a": None},
+        ["y" * 10, "z" * 500],
+        {"k" * 200: "v"},
+        "\\" * 80,
+        [1e300] * 10,
+        {"deep": _nested(40, "s" * 200)},
+    ],
+)
+@pytest.mark.parametrize("limit", [10, 64, 1000])
+def test_bounded_json_is_the_cut_json_text(value: object, limit: int) -> None:
+    from mcpguard.audit import bounded_json
+
+    expected = _reference_bounded_json(value, limit)
+    assert bounded_json(value, limit) == expected
+    import json
+
+    size = len(json.dumps(value).encode())
+    assert bounded_json(value, limit, source_bytes=size) == expected
+
+
+def test_bounded_json_never_escapes_a_huge_string_whole() -> None:
+    import tracemalloc
+
+    from mcpguard.audit import bounded_json
+
+    value = {"text": "x" * 20_000_000}
+    tracemalloc.start()
+    text = bounded_json(value)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert text == '{"text": "' + "x" * (MAX_ARGUMENTS_CHARS - 10) + " … [cut]"
+    assert peak < 2_000_000

@@ -12,16 +12,20 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 from mcpguard.errors import SchemaTooNew, StoreError, UnknownItem, UnknownServer
-from mcpguard.paths import AppPaths
 from mcpguard.pinning.canonical import canonical_bytes
-from mcpguard.pinning.fingerprint import fingerprint
+from mcpguard.pinning.fingerprint import fingerprint_canonical
 from mcpguard.policy import Pin, Status, status
+from mcpguard.values import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from types import TracebackType
+    from typing import Any, Final, TypeAlias
+
+    from mcpguard.paths import AppPaths
 
 KINDS = ("command", "server_info", "instructions", "tool", "prompt", "resource_template")
 """What is pinned per server. The first three make up the server's identity."""
@@ -101,54 +105,103 @@ _MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
-FindingsFn = Callable[[str, str, Mapping[str, Any]], list[dict[str, str]]]
-"""``(kind, name, definition) -> findings as JSON``; run once per new version."""
+if TYPE_CHECKING:
+    FindingsFn: TypeAlias = Callable[[str, str, Mapping[str, Any]], list[dict[str, str]]]
+    """``(kind, name, definition) -> findings as JSON``; run once per new version."""
 
 
-@dataclass(frozen=True)
-class ServerRecord:
+class ServerRecord(Value):
     """A guarded server, identified by the client that launches it and the name it gives it."""
 
-    id: int
-    client: str
-    name: str
-    first_seen: float
-    last_seen: float
-    is_new: bool = False
+    __slots__ = ("id", "client", "name", "first_seen", "last_seen", "is_new")
+
+    id: Final[int]
+    client: Final[str]
+    name: Final[str]
+    first_seen: Final[float]
+    last_seen: Final[float]
+    is_new: Final[bool]
     """True when this call created the row: the server has never been seen before."""
 
+    def __init__(
+        self, id: int, client: str, name: str, first_seen: float, last_seen: float, is_new: bool = False
+    ) -> None:
+        self.id = id
+        self.client = client
+        self.name = name
+        self.first_seen = first_seen
+        self.last_seen = last_seen
+        self.is_new = is_new
 
-@dataclass(frozen=True)
-class Version:
+
+class Version(Value):
     """One definition an item has had."""
 
-    id: int
-    fingerprint: str
-    definition: Any
-    findings: list[dict[str, str]]
-    first_seen: float
-    last_seen: float
+    __slots__ = ("id", "fingerprint", "definition", "findings", "first_seen", "last_seen")
+
+    id: Final[int]
+    fingerprint: Final[str]
+    definition: Final[Any]
+    findings: Final[list[dict[str, str]]]
+    first_seen: Final[float]
+    last_seen: Final[float]
+
+    def __init__(
+        self,
+        id: int,
+        fingerprint: str,
+        definition: Any,
+        findings: list[dict[str, str]],
+        first_seen: float,
+        last_seen: float,
+    ) -> None:
+        self.id = id
+        self.fingerprint = fingerprint
+        self.definition = definition
+        self.findings = findings
+        self.first_seen = first_seen
+        self.last_seen = last_seen
 
 
-@dataclass(frozen=True)
-class ItemView:
+class ItemView(Value):
     """An item with its live and approved versions, as the proxy and the CLI need it."""
 
-    id: int
-    server_id: int
-    kind: str
-    name: str
-    live: Version | None
-    approved: Version | None
-    live_denied: bool
-    live_seen: float | None
+    __slots__ = ("id", "server_id", "kind", "name", "live", "approved", "live_denied", "live_seen", "pin")
 
-    @property
-    def pin(self) -> Pin:
-        return Pin(
-            live_fingerprint=self.live.fingerprint if self.live else None,
-            approved_fingerprint=self.approved.fingerprint if self.approved else None,
-            live_denied=self.live_denied,
+    id: Final[int]
+    server_id: Final[int]
+    kind: Final[str]
+    name: Final[str]
+    live: Final[Version | None]
+    approved: Final[Version | None]
+    live_denied: Final[bool]
+    live_seen: Final[float | None]
+    pin: Final[Pin]
+    """What the policy decides from; built once, as the proxy asks for it on every call."""
+
+    def __init__(
+        self,
+        id: int,
+        server_id: int,
+        kind: str,
+        name: str,
+        live: Version | None,
+        approved: Version | None,
+        live_denied: bool,
+        live_seen: float | None,
+    ) -> None:
+        self.id = id
+        self.server_id = server_id
+        self.kind = kind
+        self.name = name
+        self.live = live
+        self.approved = approved
+        self.live_denied = live_denied
+        self.live_seen = live_seen
+        self.pin = Pin(
+            live.fingerprint if live is not None else None,
+            approved.fingerprint if approved is not None else None,
+            live_denied,
         )
 
     @property
@@ -156,24 +209,27 @@ class ItemView:
         return status(self.pin)
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Value):
     """One entry of an item's history: who decided what about which version, and when."""
 
-    version_id: int
-    fingerprint: str
-    decision: str
-    actor: str
-    at: float
-    note: str | None
+    __slots__ = ("version_id", "fingerprint", "decision", "actor", "at", "note")
 
+    version_id: Final[int]
+    fingerprint: Final[str]
+    decision: Final[str]
+    actor: Final[str]
+    at: Final[float]
+    note: Final[str | None]
 
-@dataclass
-class Observation:
-    """The definitions of one kind a server has just shown, keyed by name."""
-
-    kind: str
-    definitions: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self, version_id: int, fingerprint: str, decision: str, actor: str, at: float, note: str | None
+    ) -> None:
+        self.version_id = version_id
+        self.fingerprint = fingerprint
+        self.decision = decision
+        self.actor = actor
+        self.at = at
+        self.note = note
 
 
 class Store:
@@ -197,8 +253,8 @@ class Store:
         try:
             paths.ensure()
         except OSError as exc:
-            raise StoreError(f"cannot use the mcpguard profile directory {paths.home}: {exc.strerror}") from exc
-        return cls.open_file(str(paths.database))
+            raise StoreError(f"cannot use the mcpguard profile directory {paths.root}: {exc.strerror}") from exc
+        return cls.open_file(paths.database_file)
 
     @classmethod
     def open_file(cls, path: str) -> Store:
@@ -242,39 +298,21 @@ class Store:
                     self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version = {version + 1}")
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Transaction:
         """One short write transaction, taking the write lock up front to avoid upgrade deadlocks."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        return Transaction(self, "BEGIN IMMEDIATE", rollback_on_error=True)
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Transaction:
         """A consistent snapshot for multi-statement reads."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
+        return Transaction(self, "BEGIN", rollback_on_error=False)
 
-    @contextmanager
-    def snapshot(self) -> Iterator[sqlite3.Connection]:
+    def snapshot(self) -> Transaction:
         """A read-only view for other core modules' queries (audit): never takes the write lock."""
-        with self._read() as conn:
-            yield conn
+        return self._read()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Transaction:
         """A write transaction for other core modules that keep tables in this database (audit)."""
-        with self._write() as conn:
-            yield conn
+        return self._write()
 
     # -- servers -------------------------------------------------------------------------------
 
@@ -342,10 +380,10 @@ class Store:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         now = time.time()
-        prepared = [
-            (name, fingerprint(definition), canonical_bytes(definition).decode("utf-8"), definition)
-            for name, definition in definitions.items()
-        ]
+        prepared = []
+        for name, definition in definitions.items():
+            canonical = canonical_bytes(definition)
+            prepared.append((name, fingerprint_canonical(canonical), canonical.decode("utf-8"), definition))
         changed_decisions = False
         new_versions = False
         with self._write() as conn:
@@ -613,6 +651,39 @@ class Store:
     def settings(self) -> dict[str, str]:
         with self._lock:
             return dict(self._conn.execute("SELECT key, value FROM settings").fetchall())
+
+
+class Transaction:
+    """``with``: the store's lock, ``begin``, then COMMIT (ROLLBACK after an error in a write).
+
+    A class rather than ``contextlib.contextmanager``, which the shim would import only for this.
+    """
+
+    __slots__ = ("_store", "_begin", "_rollback_on_error")
+
+    def __init__(self, store: Store, begin: str, *, rollback_on_error: bool) -> None:
+        self._store = store
+        self._begin = begin
+        self._rollback_on_error = rollback_on_error
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        store._lock.acquire()
+        try:
+            store._conn.execute(self._begin)
+        except BaseException:
+            store._lock.release()
+            raise
+        return store._conn
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        store = self._store
+        try:
+            store._conn.execute("ROLLBACK" if exc_type is not None and self._rollback_on_error else "COMMIT")
+        finally:
+            store._lock.release()
 
 
 def _split_sql(script: str) -> Sequence[str]:

@@ -20,8 +20,9 @@ Hook names are ``<subject>_<event>``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Any
 
 LISTING_METHODS = {
     "tools/list": ("tool", "tools"),
@@ -34,33 +35,64 @@ LISTING_METHODS = {
 INITIALIZE_METHODS = ("initialize", "server/discover")
 
 
-@dataclass
 class Flow:
-    """One message on its way through the pipeline, with what the steps decided about it."""
+    """One message on its way through the pipeline, with what the steps decided about it.
 
-    message: dict[str, Any]
-    """The parsed message; a step that changes it sets :attr:`modified`."""
-    request: dict[str, Any] | None = None
-    """For a response: the request it answers (method and params)."""
-    started: float = 0.0
-    """For a response: when its request passed, for durations."""
-    own: bool = False
-    """The request was mcpguard's own (a listing it fetched to verify a call): never forwarded."""
-    modified: bool = False
-    reply: dict[str, Any] | None = None
-    """Set by a step that answers the sender itself; the message is then not forwarded."""
-    deferred: bool = False
-    """Set by a step that must wait for the server (mcpguard's own listing) before deciding."""
-    released: bool = False
-    """A held answer, decided again after the user decided or the hold timed out: never held twice."""
-    deferred_once: bool = False
-    """It already waited once; a second miss is decided, not deferred again."""
-    size: int = 0
-    """Bytes of the message as it arrived."""
-    outcome: str | None = None
-    """For tool calls: ``ok``, ``tool-error``, ``protocol-error`` or ``blocked``."""
-    detail: str = ""
-    findings: list[dict[str, str]] = field(default_factory=list)
+    A plain class with slots rather than a dataclass: one is made for every message the guard
+    looks at, and the shim does not import ``dataclasses`` (see :mod:`mcpguard.values`).
+    """
+
+    __slots__ = (
+        "message",
+        "request",
+        "started",
+        "own",
+        "modified",
+        "reply",
+        "deferred",
+        "released",
+        "deferred_once",
+        "size",
+        "outcome",
+        "detail",
+        "findings",
+    )
+
+    def __init__(
+        self,
+        message: dict[str, Any],
+        request: dict[str, Any] | None = None,
+        started: float = 0.0,
+        own: bool = False,
+        released: bool = False,
+        size: int = 0,
+    ) -> None:
+        self.message = message
+        """The parsed message; a step that changes it sets :attr:`modified`."""
+        self.request = request
+        """For a response: the request it answers (method and params)."""
+        self.started = started
+        """For a response: when its request passed, for durations."""
+        self.own = own
+        """The request was mcpguard's own (a listing it fetched to verify a call): never forwarded."""
+        self.modified = False
+        self.reply: dict[str, Any] | None = None
+        """Set by a step that answers the sender itself; the message is then not forwarded."""
+        self.deferred = False
+        """Set by a step that must wait for the server (mcpguard's own listing) before deciding."""
+        self.released = released
+        """A held answer, decided again after the user decided or the hold timed out: never held twice."""
+        self.deferred_once = False
+        """It already waited once; a second miss is decided, not deferred again."""
+        self.size = size
+        """Bytes of the line the message arrived in (for an element of a batch: of the batch, or 0)."""
+        self.outcome: str | None = None
+        """For tool calls: ``ok``, ``tool-error``, ``protocol-error`` or ``blocked``."""
+        self.detail = ""
+        self.findings: list[dict[str, str]] = []
+
+    def __repr__(self) -> str:
+        return f"Flow(method={self.method!r}, own={self.own}, modified={self.modified}, deferred={self.deferred})"
 
     @property
     def method(self) -> str | None:

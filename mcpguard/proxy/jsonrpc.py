@@ -7,9 +7,13 @@ so unknown fields, key order and number spelling reach the peer exactly as sent.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
-from typing import Any
+import re  # json imports it anyway
+
+from mcpguard.values import Value
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Any, Final, TypeAlias
 
 DEFAULT_MAX_LINE = 256 * 1024 * 1024
 """Larger lines are refused with an error instead of exhausting memory."""
@@ -21,23 +25,29 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
 
-Line = bytes | bytearray
-"""A complete line without its newline; the relay hands it on without copying."""
+if TYPE_CHECKING:
+    Line: TypeAlias = bytes | bytearray
+    """A complete line without its newline; the relay hands it on without copying."""
 
 HEAD_BYTES = 4096
 
 
-@dataclass(frozen=True)
-class Oversized:
+class Oversized(Value):
     """A line longer than the limit was discarded; ``size`` is how many bytes it had."""
 
-    size: int
-    head: bytes = b""
+    __slots__ = ("size", "head")
+
+    size: Final[int]
+    head: Final[bytes]
     """Its first bytes, enough to find the id of a request or answer in the usual case."""
+
+    def __init__(self, size: int, head: bytes = b"") -> None:
+        self.size = size
+        self.head = head
 
     def message_id(self) -> Any:
         """The top-level ``id`` when it appears in :attr:`head` (it usually comes first), else None."""
-        match = _ID_IN_HEAD.search(self.head)
+        match = _id_in_head().search(self.head)
         if match is None:
             return None
         try:
@@ -46,7 +56,18 @@ class Oversized:
             return None
 
 
-_ID_IN_HEAD = re.compile(rb'^\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]*"\s*,)*\s*"id"\s*:\s*(-?\d+|"[^"\\]*")')
+_id_pattern: re.Pattern[bytes] | None = None
+
+
+def _id_in_head() -> re.Pattern[bytes]:
+    """The pattern for an id near the start of a line, compiled the first time a line is too long."""
+    global _id_pattern
+    if _id_pattern is None:
+        _id_pattern = re.compile(
+            rb'^\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]*"\s*,)*'  # "jsonrpc" and "method" may come first
+            rb'\s*"id"\s*:\s*(-?\d+|"[^"\\]*")'
+        )
+    return _id_pattern
 
 
 class LineBuffer:
@@ -75,8 +96,13 @@ class LineBuffer:
             if nl < 0:
                 self._append(data, start, len(data))
                 return out
-            self._append(data, start, nl)
-            out.append(self._take())
+            if not self._buf and not self._discarding and nl - start <= self.max_line:
+                # The usual case, a whole line inside one read: one slice, no bytearray to grow.
+                end = nl - 1 if nl > start and data[nl - 1] == 0x0D else nl
+                out.append(data[start:end])
+            else:
+                self._append(data, start, nl)
+                out.append(self._take())
             start = nl + 1
 
     def _append(self, data: bytes, start: int, end: int) -> None:
@@ -118,6 +144,22 @@ class LineBuffer:
         if self._discarding or self._buf:
             return self._take()
         return None
+
+
+_decode = json.JSONDecoder().decode
+
+
+def parse(data: Line | str) -> Any:
+    """``json.loads(data)``, without its encoding detection for the usual line.
+
+    A line that starts with ``{`` followed by a non-zero byte is UTF-8 by ``json``'s own rules
+    (``json.detect_encoding``), so it is decoded directly; anything else goes to ``json.loads``.
+    """
+    if isinstance(data, str):
+        return _decode(data) if not data.startswith("\ufeff") else json.loads(data)
+    if data[:1] == b"{" and data[1:2] != b"\x00":
+        return _decode(data.decode("utf-8", "surrogatepass"))
+    return json.loads(data)
 
 
 def is_blank(line: Line) -> bool:

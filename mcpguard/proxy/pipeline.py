@@ -7,21 +7,26 @@ tagged with its side. Messages no step cares about pass as the very bytes that c
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
 
+from mcpguard import logs
 from mcpguard.audit import ArgumentsText, bounded_json
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.hooks import INITIALIZE_METHODS, LISTING_METHODS, Flow
-from mcpguard.proxy.jsonrpc import Line, Oversized
-from mcpguard.proxy.session import HeldAnswer, Session
+from mcpguard.proxy.jsonrpc import Oversized
+from mcpguard.proxy.session import HeldAnswer
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, Literal, TypeAlias
 
-Side = Literal["client", "server"]
-Out = tuple[Side, bytes | bytearray]
+    from mcpguard.proxy.jsonrpc import Line
+    from mcpguard.proxy.session import Session
+
+    Side: TypeAlias = Literal["client", "server"]
+    Out: TypeAlias = tuple[Side, bytes | bytearray]
+
+log = logs.get(__name__)
 
 TRACKED_METHODS = frozenset({*INITIALIZE_METHODS, *LISTING_METHODS, "tools/call", "prompts/get"})
 """Client requests whose answers mcpguard must see (and may change)."""
@@ -29,29 +34,70 @@ TRACKED_METHODS = frozenset({*INITIALIZE_METHODS, *LISTING_METHODS, "tools/call"
 CLIENT_REQUEST_HOOKS = {"tools/call": "tool_called", "prompts/get": "prompt_requested"}
 _KIND_OF_REQUEST = {"tools/call": "tool", "prompts/get": "prompt"}
 
+LARGE_LINE = 1 << 20
+"""From this size on, a line read into a ``bytearray`` is consumed by the pipeline (see :func:`_consume`)."""
 
-@dataclass(frozen=True)
+
 class _Rewritten:
     """A message a step changed in place: it must be re-encoded, not forwarded as the original bytes."""
 
-    message: Any
+    __slots__ = ("message",)
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
 
 
-def _light(request: dict[str, Any]) -> dict[str, Any]:
+class _Original:
+    """Stands for the line as it arrived in what a message turns into, until it is known how to write it."""
+
+
+_ORIGINAL = _Original()
+
+
+def _light(request: dict[str, Any], size: int) -> dict[str, Any]:
     """What must be remembered of a request until its answer: never a large argument.
 
     A 64 MiB ``tools/call`` would otherwise stay in memory, parsed, for as long as the call runs;
-    the log only keeps a bounded preview of the arguments anyway.
+    the log only keeps a bounded preview of the arguments anyway. ``size`` is the line's length.
     """
     params = request.get("params")
     if not isinstance(params, dict) or "arguments" not in params:
         return request
-    light = {**params, "arguments": ArgumentsText(bounded_json(params["arguments"]))}
+    light = {**params, "arguments": ArgumentsText(bounded_json(params["arguments"], source_bytes=size))}
     return {"method": request.get("method"), "params": light}
 
 
 def _unwrap(result: Any) -> Any:
     return result.message if isinstance(result, _Rewritten) else result
+
+
+def _consume(line: Line) -> str | None:
+    """The text of a large UTF-8 line, whose buffer is then emptied; None for any other line.
+
+    ``json.loads`` decodes a line to text before parsing it, so a 64 MiB line would be held three
+    times at once (bytes, text, parsed value). A large line from the shim's ``LineBuffer`` is a
+    ``bytearray`` nobody else holds, so once decoded it is cleared, and a message that passes
+    unchanged is encoded back from the text: decoding UTF-8 (with ``surrogatepass``, as ``json``
+    does) and encoding it again gives back the very same bytes. Peak memory is then twice the line.
+    """
+    if not isinstance(line, bytearray) or len(line) < LARGE_LINE or json.detect_encoding(line) != "utf-8":
+        return None
+    try:
+        text = line.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None  # not UTF-8: json.loads refuses it the same way, and the line stays as it is
+    line.clear()
+    return text
+
+
+def _with_original(out: list[tuple[Side, Any]], line: Line, text: str | None) -> list[Out]:
+    """Fill in the original bytes where a message passes unchanged (encoded back from ``text`` if consumed)."""
+    if len(out) == 1 and out[0][1] is _ORIGINAL:  # the usual case: one message, passed as it came
+        return [(out[0][0], line if text is None else text.encode("utf-8", "surrogatepass"))]
+    if not any(data is _ORIGINAL for _, data in out):
+        return out
+    original = line if text is None else text.encode("utf-8", "surrogatepass")
+    return [(side, original if data is _ORIGINAL else data) for side, data in out]
 
 
 class Pipeline:
@@ -60,6 +106,8 @@ class Pipeline:
     def __init__(self, session: Session, steps: Sequence[object]) -> None:
         self.session = session
         self.steps = list(steps)
+        self._having: dict[str, list[object]] = {}
+        """hook -> the steps that have it, found once per hook (the message path asks for every message)."""
 
     # -- entry points used by the shim -------------------------------------------------------------
 
@@ -68,8 +116,10 @@ class Pipeline:
         return self._drain()
 
     def from_client(self, line: Line | Oversized) -> list[Out]:
-        """A line from the client; returns what to write where."""
-        out: list[Out] = []
+        """A line from the client; returns what to write where.
+
+        A line of :data:`LARGE_LINE` bytes or more in a ``bytearray`` is consumed (emptied).
+        """
         if isinstance(line, Oversized):
             log.warning("dropped a %d-byte message from the client: over the size limit", line.size)
             reply = jsonrpc.error_response(
@@ -79,55 +129,80 @@ class Pipeline:
                 "(MCPGUARD_MAX_MESSAGE_BYTES)",
             )
             return [("client", jsonrpc.encode(reply))]
-        if jsonrpc.is_blank(line):
-            return out
+        if not line or line.isspace():
+            return []
+        size = len(line)
+        text = _consume(line) if size >= LARGE_LINE else None
         try:
-            message = json.loads(line)
+            message = jsonrpc.parse(line if text is None else text)
         except (ValueError, RecursionError) as exc:
-            log.warning("client sent a line that is not JSON (%s): %.80r", exc, line)
+            log.warning("client sent a line that is not JSON (%s): %r", exc, (line if text is None else text)[:80])
             reply = jsonrpc.error_response(None, jsonrpc.PARSE_ERROR, "Parse error: the line is not JSON")
             return [("client", jsonrpc.encode(reply))]
         if message == []:
             reply = jsonrpc.error_response(None, jsonrpc.INVALID_REQUEST, "Invalid Request: empty batch")
             return [("client", jsonrpc.encode(reply))]
+        out = self._route_client(message, size)
+        del message  # a consumed line is now held once, as text
+        return self._finish(out, line, text)
+
+    def _route_client(self, message: Any, size: int) -> list[tuple[Side, Any]]:
+        out: list[tuple[Side, Any]] = []
         if isinstance(message, list):
-            forward, replies = self._batch(message, self._client_message)
+            forward, replies = self._batch(message, lambda m: self._client_message(m, size))
             if forward is not None:
-                out.append(("server", line if forward is message else jsonrpc.encode(forward)))
+                out.append(("server", _ORIGINAL if forward is message else jsonrpc.encode(forward)))
             if replies:
                 out.append(("client", jsonrpc.encode(replies)))
         else:
-            result = self._client_message(message)
+            result = self._client_message(message, size)
             if result is message:
-                out.append(("server", line))
+                out.append(("server", _ORIGINAL))
             elif result is not None:
                 out.append(("server", jsonrpc.encode(_unwrap(result))))
-        return out + self._drain()
+        return out
 
     def from_server(self, line: Line | Oversized) -> list[Out]:
-        """A line from the server; returns what to write where."""
+        """A line from the server; returns what to write where.
+
+        A line of :data:`LARGE_LINE` bytes or more in a ``bytearray`` is consumed (emptied).
+        """
         if isinstance(line, Oversized):
             self._server_oversized(line)
             return self._drain()
-        if jsonrpc.is_blank(line):
+        if not line or line.isspace():
             return []
+        size = len(line)
+        text = _consume(line) if size >= LARGE_LINE else None
         try:
-            message = json.loads(line)
+            message = jsonrpc.parse(line if text is None else text)
         except (ValueError, RecursionError) as exc:
-            log.warning("server wrote a line that is not JSON to stdout, dropped (%s): %.80r", exc, line)
+            shown = (line if text is None else text)[:80]
+            log.warning("server wrote a line that is not JSON to stdout, dropped (%s): %r", exc, shown)
             return []
-        out: list[Out] = []
+        out = self._route_server(message, size, line if text is None else None)
+        del message  # a consumed line is now held once, as text
+        return self._finish(out, line, text)
+
+    def _route_server(self, message: Any, size: int, raw: Line | None) -> list[tuple[Side, Any]]:
+        out: list[tuple[Side, Any]] = []
         if isinstance(message, list):
             forward, _ = self._batch(message, lambda m: self._server_message(m, 0, None))
             if forward is not None:
-                out.append(("client", line if forward is message else jsonrpc.encode(forward)))
+                out.append(("client", _ORIGINAL if forward is message else jsonrpc.encode(forward)))
         else:
-            result = self._server_message(message, len(line), line)
+            result = self._server_message(message, size, raw)
             if result is message:
-                out.append(("client", line))
+                out.append(("client", _ORIGINAL))
             elif result is not None:
                 out.append(("client", jsonrpc.encode(_unwrap(result))))
-        return out + self._drain()
+        return out
+
+    def _finish(self, out: list[tuple[Side, Any]], line: Line, text: str | None) -> list[Out]:
+        """What to write: ``out`` with the original bytes filled in, then what the steps queued."""
+        done = _with_original(out, line, text)
+        queued = self._drain()
+        return done + queued if queued else done
 
     def _server_oversized(self, line: Oversized) -> None:
         """Drop an answer too large to check, but never leave the client waiting for it."""
@@ -173,13 +248,13 @@ class Pipeline:
             return
         session.held = [h for h in session.held if not h.release]
         for held in ready:
-            flow = Flow(message=json.loads(held.raw), request=held.request, started=held.started, released=True)
+            flow = Flow(message=jsonrpc.parse(held.raw), request=held.request, started=held.started, released=True)
             if self._run_response(flow):
                 session.send_client(flow.message)
 
     # -- messages ----------------------------------------------------------------------------------
 
-    def _batch(self, batch: list[Any], handle: Any) -> tuple[Any, list[dict[str, Any]]]:
+    def _batch(self, batch: list[Any], handle: Callable[[Any], Any]) -> tuple[Any, list[dict[str, Any]]]:
         """Inspect a JSON-RPC batch element by element; ``(what to forward, replies)``."""
         if not batch:
             return None, []
@@ -198,7 +273,7 @@ class Pipeline:
             return batch, replies
         return (forward or None), replies
 
-    def _client_message(self, message: Any) -> Any:
+    def _client_message(self, message: Any, size: int) -> Any:
         """Returns the message to forward (the same object when unchanged) or None."""
         session = self.session
         if not isinstance(message, dict):
@@ -208,11 +283,11 @@ class Pipeline:
         if jsonrpc.is_request(message):
             self._note_envelope(message)
             if method in TRACKED_METHODS:
-                session.pending[jsonrpc.id_key(message["id"])] = (_light(message), session.clock())
+                session.pending[jsonrpc.id_key(message["id"])] = (_light(message, size), session.clock())
             hook = CLIENT_REQUEST_HOOKS.get(str(method))
             if hook is None:
                 return message
-            flow = Flow(message=message, started=session.clock())
+            flow = Flow(message=message, started=session.clock(), size=size)
             return self._decide_request(hook, flow)
         if jsonrpc.is_notification(message):
             flow = Flow(message=message)
@@ -310,10 +385,11 @@ class Pipeline:
         Unlike a log-and-continue proxy, a failing step never lets the message through unchecked:
         a request or a tracked answer is replaced by an error for the client, anything else dropped.
         """
-        for step in self.steps:
-            method = getattr(step, hook, None)
-            if method is None:
-                continue
+        having = self._having.get(hook)
+        if having is None:
+            having = self._having[hook] = [step for step in self.steps if hasattr(step, hook)]
+        for step in having:
+            method = getattr(step, hook)
             try:
                 if flow is None:
                     method(self.session)
@@ -347,6 +423,8 @@ class Pipeline:
         )
 
     def _drain(self) -> list[Out]:
+        if not self.session.to_server and not self.session.to_client:
+            return []
         out: list[Out] = [("server", jsonrpc.encode(m)) for m in self.session.to_server]
         out += [("client", jsonrpc.encode(m)) for m in self.session.to_client]
         self.session.to_server.clear()

@@ -10,47 +10,65 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from mcpguard.audit import CallRecord
-from mcpguard.pinning.store import ItemView, ServerRecord, Store
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from mcpguard.audit import CallRecord
+    from mcpguard.pinning.store import ItemView, ServerRecord, Store
 
 ENVELOPE_PREFIX = "io.modelcontextprotocol/"
 """Reserved ``_meta`` keys that carry the per-request envelope of the 2026-07-28 revision."""
 
 
-@dataclass
 class OwnRequest:
     """A request mcpguard sent to the server itself; its answer is consumed, never forwarded."""
 
-    method: str
-    params: dict[str, Any]
-    kind: str
-    sent: float
+    __slots__ = ("method", "params", "kind", "sent")
+
+    def __init__(self, method: str, params: dict[str, Any], kind: str, sent: float) -> None:
+        self.method = method
+        self.params = params
+        self.kind = kind
+        self.sent = sent
 
 
-@dataclass
 class HeldAnswer:
     """A server's answer held back so the user can decide first (never-seen server, tray running)."""
 
-    raw: bytes
-    request: dict[str, Any]
-    started: float
-    since: float
-    release: bool = False
+    __slots__ = ("raw", "request", "started", "since", "release")
+
+    def __init__(
+        self, raw: bytes, request: dict[str, Any], started: float, since: float, release: bool = False
+    ) -> None:
+        self.raw = raw
+        self.request = request
+        self.started = started
+        self.since = since
+        self.release = release
 
 
-@dataclass
 class Settings:
     """Behaviour a user may change (``mcpguard settings``); read once per connection."""
 
-    trust_on_first_use: bool = False
-    verify_timeout: float = 30.0
-    """How long a call may wait for mcpguard's own listing before it is refused."""
-    first_list_hold: float = 25.0
-    """How long a never-seen server's first tool list may wait for the user while the tray runs."""
+    __slots__ = ("trust_on_first_use", "verify_timeout", "first_list_hold")
+
+    def __init__(
+        self, trust_on_first_use: bool = False, verify_timeout: float = 30.0, first_list_hold: float = 25.0
+    ) -> None:
+        self.trust_on_first_use = trust_on_first_use
+        self.verify_timeout = verify_timeout
+        """How long a call may wait for mcpguard's own listing before it is refused."""
+        self.first_list_hold = first_list_hold
+        """How long a never-seen server's first tool list may wait for the user while the tray runs."""
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(trust_on_first_use={self.trust_on_first_use}, verify_timeout={self.verify_timeout}, "
+            f"first_list_hold={self.first_list_hold})"
+        )
 
     @classmethod
     def from_store(cls, store: Store) -> Settings:

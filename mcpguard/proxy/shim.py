@@ -9,18 +9,23 @@ straight through by the kernel. Nothing but MCP messages is ever written to stdo
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
-import subprocess
 import threading
-from typing import IO
 
-from mcpguard.audit import AuditLog
-from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, Line, LineBuffer, Oversized
-from mcpguard.proxy.pipeline import Out, Pipeline
+from mcpguard import logs
+from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mcpguard.audit import AuditLog
+    from mcpguard.proxy.jsonrpc import Line, Oversized
+    from mcpguard.proxy.pipeline import Out, Pipeline
+    from mcpguard.proxy.spawn import Server
+
+log = logs.get(__name__)
 
 READ_SIZE = 1 << 16
 POLL_INTERVAL = 0.25
@@ -36,7 +41,7 @@ class Shim:
         self,
         pipeline: Pipeline,
         audit: AuditLog,
-        proc: subprocess.Popen[bytes],
+        proc: Server,
         *,
         stdin_fd: int = 0,
         stdout_fd: int = 1,
@@ -45,7 +50,7 @@ class Shim:
     ) -> None:
         self.pipeline = pipeline
         self.audit = audit
-        self.command = proc.args if isinstance(proc.args, list) else [str(proc.args)]
+        self.command = proc.args
         self.stdin_fd = stdin_fd
         self.stdout_fd = stdout_fd
         self.grace = grace if grace is not None else float(os.environ.get(GRACE_ENV, "2"))
@@ -55,15 +60,12 @@ class Shim:
         self._server_out = threading.Lock()
         self._stopping = threading.Event()
         self._proc = proc
-        self._server_stdin: IO[bytes] | None = None
 
     # -- life cycle --------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Relay until the server exits; returns the exit status to use."""
         name = self.pipeline.session.name
-        assert self._proc.stdin is not None and self._proc.stdout is not None
-        self._server_stdin = self._proc.stdin
         self._install_signal_handlers()
         with self._lock:
             outs = self.pipeline.start()
@@ -77,11 +79,12 @@ class Shim:
         watcher.start()
 
         code = self._proc.wait()
+        assert code is not None
         server_reader.join(timeout=2.0)
         self._stopping.set()
         watcher.join(timeout=2.0)
         self._flush_audit()
-        self._signal_group(signal.SIGTERM)
+        self._proc.signal_group(signal.SIGTERM)
         if code < 0:
             log.info("server %s ended by signal %d", name, -code)
             return 128 - code
@@ -92,46 +95,23 @@ class Shim:
             return
 
         def forward(signum: int, _frame: object) -> None:
-            self._signal_group(signal.SIGTERM)
+            self._proc.signal_group(signal.SIGTERM)
 
         for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
             if sig is not None:
                 signal.signal(sig, forward)
 
-    def _signal_group(self, sig: int) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        try:
-            if os.name == "posix":
-                os.killpg(proc.pid, sig)
-            elif proc.poll() is None:
-                proc.terminate()
-        except (ProcessLookupError, PermissionError):
-            pass
-
     def _client_gone(self) -> None:
         """Client EOF: close the server's stdin, then end its process group after the grace period."""
-        with self._server_out:
-            if self._server_stdin is not None:
-                try:
-                    self._server_stdin.close()
-                except OSError:
-                    pass
-                self._server_stdin = None
         proc = self._proc
-        if proc is None:
+        with self._server_out:
+            proc.close_stdin()
+        if proc.wait(timeout=self.grace) is not None:
             return
-        try:
-            proc.wait(timeout=self.grace)
-            return
-        except subprocess.TimeoutExpired:
-            log.info("server %s still running %.1fs after its input closed; terminating", self.command[0], self.grace)
-        self._signal_group(signal.SIGTERM)
-        try:
-            proc.wait(timeout=self.grace)
-        except subprocess.TimeoutExpired:
-            self._signal_group(signal.SIGKILL)
+        log.info("server %s still running %.1fs after its input closed; terminating", self.command[0], self.grace)
+        proc.signal_group(signal.SIGTERM)
+        if proc.wait(timeout=self.grace) is None:
+            proc.signal_group(signal.SIGKILL)
 
     # -- pumps -------------------------------------------------------------------------------------
 
@@ -142,41 +122,51 @@ class Shim:
                 data = os.read(self.stdin_fd, READ_SIZE)
                 if not data:
                     break
-                for line in buffer.feed(data):
-                    self._handle_client(line)
+                self._relay(buffer.feed(data), self.pipeline.from_client)
             rest = buffer.flush()
             if rest is not None:
-                self._handle_client(rest)
+                self._relay([rest], self.pipeline.from_client)
         except OSError as exc:
             log.warning("reading from the client failed: %s", exc)
         self._client_gone()
 
     def _server_loop(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
+        fd = self._proc.stdout
         buffer = LineBuffer(self.max_line)
         try:
             while True:
                 data = os.read(fd, READ_SIZE)
                 if not data:
                     break
-                for line in buffer.feed(data):
-                    self._handle_server(line)
+                self._relay(buffer.feed(data), self.pipeline.from_server)
             rest = buffer.flush()
             if rest is not None:
-                self._handle_server(rest)
+                self._relay([rest], self.pipeline.from_server)
         except OSError as exc:
             log.warning("reading from the server failed: %s", exc)
 
-    def _handle_client(self, line: Line | Oversized) -> None:
-        with self._lock:
-            outs = self.pipeline.from_client(line)
-        self._dispatch(outs)
+    def _relay(self, lines: list[Line | Oversized], handle: Callable[[Line | Oversized], list[Out]]) -> None:
+        """Run the lines of one read through the pipeline, then write what came out, once per side.
 
-    def _handle_server(self, line: Line | Oversized) -> None:
-        with self._lock:
-            outs = self.pipeline.from_server(line)
-        self._dispatch(outs)
+        Each line is taken out of the list before it is handled and dropped right after, so a large
+        message is not kept alive while the next one is read. A pipelined burst of sixty messages
+        costs one write per side instead of sixty.
+        """
+        if len(lines) == 1:  # the usual case outside bursts
+            line = lines.pop()
+            with self._lock:
+                outs = handle(line)
+            del line
+        else:
+            outs = []
+            lines.reverse()
+            while lines:
+                line = lines.pop()
+                with self._lock:
+                    outs += handle(line)
+                del line
+        if outs:
+            self._dispatch(outs)
 
     def _watch_loop(self) -> None:
         while not self._stopping.wait(POLL_INTERVAL):
@@ -201,29 +191,53 @@ class Shim:
     # -- writing -----------------------------------------------------------------------------------
 
     def _dispatch(self, outs: list[Out]) -> None:
-        for side, data in outs:
-            if side == "client":
-                with self._client_out:
-                    if not _write_all(self.stdout_fd, data):
-                        log.info("the client closed its input; stopping the server")
-                        self._signal_group(signal.SIGTERM)
-            else:
-                with self._server_out:
-                    stdin = self._server_stdin
-                    if stdin is None or not _write_all(stdin.fileno(), data):
-                        log.warning("the server is not reading its input; a message to it was dropped")
+        if len(outs) == 1:
+            side, data = outs[0]
+            to_client = [data] if side == "client" else []
+            to_server = [data] if side != "client" else []
+        else:
+            to_client = [data for side, data in outs if side == "client"]
+            to_server = [data for side, data in outs if side != "client"]
+        if to_client:
+            with self._client_out:
+                if not _write_lines(self.stdout_fd, to_client):
+                    log.info("the client closed its input; stopping the server")
+                    self._proc.signal_group(signal.SIGTERM)
+        if to_server:
+            with self._server_out:
+                stdin = self._proc.stdin
+                if stdin is None or not _write_lines(stdin, to_server):
+                    log.warning("the server is not reading its input; a message to it was dropped")
 
 
-def _write_all(fd: int, data: bytes | bytearray) -> bool:
-    """Write one message and its newline; False when the reader has gone."""
-    small = len(data) < READ_SIZE
-    view = memoryview(data + b"\n" if small else data)
+def _write_lines(fd: int, messages: list[bytes | bytearray]) -> bool:
+    """Write messages, each followed by a newline; False when the reader has gone.
+
+    Small messages are joined and written at once; a large one is written as it is, then its
+    newline, so that it is never copied.
+    """
+    batch: list[bytes | bytearray] = []
     try:
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        if not small:
-            os.write(fd, b"\n")
+        for data in messages:
+            if len(data) < READ_SIZE:
+                batch += (data, b"\n")
+                continue
+            if batch:
+                _write_all(fd, b"".join(batch))
+                batch = []
+            _write_all(fd, data)
+            _write_all(fd, b"\n")
+        if batch:
+            _write_all(fd, b"".join(batch))
     except (BrokenPipeError, ValueError, OSError):
         return False
     return True
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    """Write all of ``data``: a pipe takes at most its capacity per call."""
+    written = os.write(fd, data)
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]

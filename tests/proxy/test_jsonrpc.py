@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mcpguard.proxy.jsonrpc import (
@@ -12,6 +14,7 @@ from mcpguard.proxy.jsonrpc import (
     is_notification,
     is_request,
     is_response,
+    parse,
 )
 
 
@@ -70,3 +73,49 @@ def test_id_keys_keep_types_apart() -> None:
 
 def test_encode_keeps_utf8_and_is_compact() -> None:
     assert encode({"t": "é\U000e0041"}) == '{"t":"é\U000e0041"}'.encode()
+
+
+def test_whole_lines_inside_one_read_come_out_as_they_would_from_the_buffer() -> None:
+    buf = LineBuffer(max_line=8)
+    assert buf.feed(b'{"a":1}\r\n\n\r\n{"b":2}\n0123456789\n') == [
+        b'{"a":1}',
+        b"",
+        b"",
+        b'{"b":2}',
+        Oversized(10, b"0123456789"),
+    ]
+    assert buf.feed(b"x\r") == []
+    assert buf.feed(b"\n") == [b"x"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"t":"\\u00e9\\ud800 \xc3\xa9"}}',
+        b'{"a":1}',
+        b"{}",
+        b"[1,2]",
+        b'  {"a": 1}  ',
+        b'\xef\xbb\xbf{"bom": 1}',
+        '{"utf16": 1}'.encode("utf-16"),
+        '{"utf16le": 1}'.encode("utf-16-le"),
+        b'{"bad": "\xff"}',
+        b'{"surrogate": "\xed\xa0\x80"}',
+        b"{not json",
+        b'{"a":1} trailing',
+    ],
+)
+def test_parse_is_json_loads(data: bytes) -> None:
+    def outcome(parse: object, value: bytes | bytearray | str) -> object:
+        try:
+            return ("ok", parse(value))  # type: ignore[operator]
+        except ValueError as exc:
+            return ("error", type(exc))
+
+    assert outcome(parse, data) == outcome(json.loads, data)
+    assert outcome(parse, bytearray(data)) == outcome(json.loads, bytearray(data))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return
+    assert outcome(parse, text) == outcome(json.loads, text)

@@ -455,3 +455,64 @@ def test_no_hold_without_a_tray_or_for_a_known_server(store: Store) -> None:
     known = Playbook(store)
     known.handshake()
     assert known.list_tools([READ]) == []  # the server is known now: answered at once
+
+
+# -- large lines are consumed, never held three times -------------------------------------------------
+
+
+@pytest.fixture
+def small_large_line(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Make "large" mean 1 KiB, so the consuming path runs on test-sized messages."""
+    from mcpguard.proxy import pipeline
+
+    monkeypatch.setattr(pipeline, "LARGE_LINE", 1024)
+    return 1024
+
+
+def test_large_answer_is_forwarded_byte_for_byte_from_its_text(pb: Playbook, small_large_line: int) -> None:
+    approved(pb, [READ])
+    pb.client(call(7, "read_file", {"path": "a"}))
+    # Odd spacing, an escaped character and a surrogate pair written as escapes: bytes a re-encoding would change.
+    body = '{"id":7, "jsonrpc":"2.0","result":{"content":[{"type":"text","text":"é\\u00e9\\ud83d\\ude00 %s"}]}}'
+    original = (body % ("x" * small_large_line)).encode()
+    line = bytearray(original)
+    out = pb.pipeline.from_server(line)
+    assert out == [("client", original)]
+    assert line == b""  # consumed: the pipeline kept the text, not the bytes
+    (record,) = pb.session.audit
+    assert record.outcome == "ok" and record.result_size == len(original)
+
+
+def test_large_request_is_gated_and_forwarded_byte_for_byte(pb: Playbook, small_large_line: int) -> None:
+    approved(pb, [READ])
+    original = json.dumps(call(8, "read_file", {"path": "p" * small_large_line, "n": 1.50})).encode()
+    line = bytearray(original)
+    assert pb.pipeline.from_client(line) == [("server", original)]
+    assert line == b""
+    refused = bytearray(json.dumps(call(9, "secret_tool", {"x": "y" * small_large_line})).encode())
+    out = Outs.of(pb.pipeline.from_client(refused))
+    assert out.to_server == [] and out.to_client == [error(9, -32602, "Unknown tool: secret_tool")]
+
+
+def test_large_rewritten_answer_is_encoded_from_the_parsed_message(pb: Playbook, small_large_line: int) -> None:
+    pb.handshake()
+    pb.client(request(1, "tools/list"))
+    big = make_tool("read_file", "r" * small_large_line)
+    out = pb.pipeline.from_server(bytearray(json.dumps(result(1, {"tools": [big]})).encode()))
+    assert Outs.of(out).to_client == [result(1, {"tools": []})]
+
+
+def test_large_line_that_is_not_utf8_is_refused_as_before(
+    pb: Playbook, small_large_line: int, expect_warnings: list[str]
+) -> None:
+    original = b'{"jsonrpc":"2.0","id":1,"method":"x","params":{"p":"\xff' + b"x" * small_large_line + b'"}}'
+    line = bytearray(original)
+    out = Outs.of(pb.pipeline.from_client(line))
+    assert out.to_client == [error(None, -32700, "Parse error: the line is not JSON")]
+    assert line == original  # not consumed: it could not be decoded
+    assert expect_warnings
+
+
+def test_large_line_in_bytes_is_left_alone(pb: Playbook, small_large_line: int) -> None:
+    original = json.dumps(request(3, "ping", {"pad": "z" * small_large_line})).encode()
+    assert pb.pipeline.from_client(original) == [("server", original)]

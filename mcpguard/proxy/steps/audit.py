@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from mcpguard.audit import CallRecord
-from mcpguard.proxy.hooks import Flow
-from mcpguard.proxy.session import Session
+from mcpguard.audit import ArgumentsText, CallRecord, bounded_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
 
 
 class CallLog:
@@ -16,11 +20,13 @@ class CallLog:
     def tool_called(self, session: Session, flow: Flow) -> None:
         if flow.reply is None:
             return
+        params = flow.params
         session.audit.append(
             CallRecord(
                 at=time.time(),
-                tool=str(flow.params.get("name", "")),
-                arguments=flow.params.get("arguments"),
+                tool=str(params.get("name", "")),
+                # Rendered now: a refused call's arguments may be large, and the record waits for the flush.
+                arguments=ArgumentsText(bounded_json(params.get("arguments"), source_bytes=flow.size or None)),
                 duration_ms=None,
                 outcome="blocked",
                 detail=flow.detail,
@@ -39,11 +45,12 @@ class CallLog:
             outcome, detail = "tool-error", ""
         else:
             outcome, detail = "ok", ""
+        params = flow.params
         session.audit.append(
             CallRecord(
                 at=time.time(),
-                tool=str(flow.params.get("name", "")),
-                arguments=flow.params.get("arguments"),
+                tool=str(params.get("name", "")),
+                arguments=params.get("arguments"),
                 duration_ms=(session.clock() - flow.started) * 1000 if flow.started else None,
                 outcome=outcome,
                 result_size=flow.size,

@@ -8,8 +8,11 @@ it would have at once. Nothing else ever waits on a human.
 from __future__ import annotations
 
 from mcpguard.policy import Status
-from mcpguard.proxy.hooks import Flow
-from mcpguard.proxy.session import Session
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
 
 
 class FirstListHold:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mcpguard.policy import Status, Verdict, verdict
-from mcpguard.proxy.hooks import Flow
-from mcpguard.proxy.session import Session
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
 
 SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 LIST_CHANGED_KINDS = ("tools", "prompts", "resources")

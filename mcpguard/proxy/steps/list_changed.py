@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from mcpguard.proxy import jsonrpc
-from mcpguard.proxy.hooks import Flow
-from mcpguard.proxy.session import Session
 from mcpguard.proxy.steps.listing_filter import visible_fingerprints
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
 
 _STALE_BY_NOTIFICATION = {
     "notifications/tools/list_changed": ("tool",),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
+from mcpguard import logs
 from mcpguard.pinning.fingerprint import fingerprint
 from mcpguard.policy import Verdict, verdict
-from mcpguard.proxy.hooks import LISTING_METHODS, Flow
-from mcpguard.proxy.session import Session
+from mcpguard.proxy.hooks import LISTING_METHODS
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
+
+log = logs.get(__name__)
 
 
 def served(session: Session, kind: str, name: str) -> tuple[Verdict, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from mcpguard.proxy.hooks import Flow
-from mcpguard.proxy.session import Session
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
 
 
 class ResultScan:

@@ -7,13 +7,16 @@ server itself first, and decides once that answer is in.
 
 from __future__ import annotations
 
-from typing import Any
-
 from mcpguard.policy import Status, Verdict
 from mcpguard.proxy import jsonrpc
-from mcpguard.proxy.hooks import Flow
-from mcpguard.proxy.session import Session
 from mcpguard.proxy.steps.listing_filter import served
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mcpguard.proxy.hooks import Flow
+    from mcpguard.proxy.session import Session
 
 _LIST_METHOD = {"tool": "tools/list", "prompt": "prompts/list"}
 
