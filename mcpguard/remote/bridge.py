@@ -1,0 +1,367 @@
+"""``mcpguard remote URL``: a stdio MCP server to the client, a Streamable HTTP client to the remote server.
+
+One proxy core, two transports: the bridge runs the very :class:`~mcpguard.proxy.pipeline.Pipeline`
+with :func:`~mcpguard.proxy.steps.default_steps` that ``mcpguard run`` runs, over a
+:class:`~mcpguard.proxy.session.Session` whose "command line" is the server's URL. Lines from the
+client go through ``pipeline.from_client``; what it returns for the server is POSTed, what it
+returns for the client is written to stdout. Every message the server sends (POST answers, SSE
+events, the GET stream) goes through ``pipeline.from_server`` the same way.
+
+Threads, as in the shim: the main one reads the client; each request in flight has a worker (an
+answer stream may last minutes, and the client may send more meanwhile); the transport's GET stream
+has one; a watcher polls the store for decisions four times a second and writes the tool-call log.
+The pipeline is used under one lock; writes to stdout are serialised by another. Notifications and
+responses for the server are sent by the thread that produced them, in order (each is a quick 202).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+import threading
+
+from mcpguard import logs
+from mcpguard.proxy import jsonrpc
+from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
+from mcpguard.proxy.shim import GRACE_ENV, MAX_LINE_ENV, POLL_INTERVAL, READ_SIZE, _write_lines
+from mcpguard.remote.transport import TRANSPORT_ERROR, Outgoing
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from mcpguard.audit import AuditLog
+    from mcpguard.proxy.jsonrpc import Line, Oversized
+    from mcpguard.proxy.pipeline import Out, Pipeline
+    from mcpguard.remote.transport import Deliver, HttpTransport
+
+    Connect = Callable[[Deliver, Callable[[], None], Callable[[Outgoing], bool]], HttpTransport]
+
+log = logs.get(__name__)
+
+LIST_CHANGED_KINDS = ("tools", "prompts", "resources")
+_STOP_SIGNALS = [s for s in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)) if s is not None]
+GUARDED_CALLS = frozenset({"tools/call", "prompts/get"})
+"""Requests decided against what the server listed: after a new session they are decided again."""
+
+
+class _Interrupted(BaseException):
+    """A signal asked the bridge to stop; raised in the main thread, where it reads the client."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Workers:
+    """Threads for requests in flight: an idle one takes the next job, otherwise a new one starts.
+
+    A fixed-size pool would make the next request wait behind long answer streams; a thread per
+    request costs its start-up on every call. Idle threads stay for the next request.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._idle = 0
+        self._running = 0
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._cond:
+            self._running += 1
+            spawn = self._idle == 0
+            if not spawn:
+                self._idle -= 1
+        self._jobs.put(job)
+        if spawn:
+            thread = threading.Thread(target=self._work, name="remote-request", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._idle += 1
+                    self._cond.notify_all()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until no job runs; False if some still do after ``timeout`` seconds."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._running == 0, timeout)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
+
+
+class Bridge:
+    """Relays one client's stdio connection to one remote MCP server through the guard.
+
+    Args:
+        pipeline: The guard, over a session whose command is the server's URL identity.
+        audit: Where the tool-call log records go.
+        connect: Builds the transport, given the function it delivers server messages to, the one
+            it calls after it replaced a session the server forgot, and the one that takes a call
+            back into the guard after that.
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        audit: AuditLog,
+        connect: Connect,
+        *,
+        stdin_fd: int = 0,
+        stdout_fd: int = 1,
+        max_line: int | None = None,
+        grace: float | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.audit = audit
+        self.stdin_fd = stdin_fd
+        self.stdout_fd = stdout_fd
+        self.max_line = max_line if max_line is not None else int(os.environ.get(MAX_LINE_ENV, DEFAULT_MAX_LINE))
+        self.grace = grace if grace is not None else float(os.environ.get(GRACE_ENV, "2"))
+        self._lock = threading.Lock()
+        self._client_out = threading.Lock()
+        self._stopping = threading.Event()
+        self._client_gone = False
+        self._workers = _Workers()
+        self.transport = connect(self._from_server, self._on_new_session, self._reroute)
+
+    # -- life cycle --------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Relay until the client closes its end; returns the exit status.
+
+        0 after a normal end; 1 when the server could never be reached at all; 128+N after signal N.
+        """
+        self._install_signal_handlers()
+        with self._lock:
+            outs = self.pipeline.start()
+        self._dispatch(outs)
+        watcher = threading.Thread(target=self._watch_loop, name="watcher", daemon=True)
+        watcher.start()
+        code = 0
+        try:
+            self._client_loop()
+        except _Interrupted as stop:
+            log.info("stopping on signal %d", stop.signum)
+            code = 128 + stop.signum
+        finally:
+            self._finish(watcher)
+            self._client_gone = True  # late answers (a request past the grace period) are not written
+        if code == 0 and self.transport.attempted and not self.transport.connected:
+            return 1
+        return code
+
+    def _finish(self, watcher: threading.Thread) -> None:
+        """Give answers in flight a moment, end the remote session, write the last log records.
+
+        A second signal meanwhile ends the process at once (the default action is back in place).
+        """
+        if threading.current_thread() is threading.main_thread():
+            for sig in _STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+        if not self._workers.wait(self.grace):
+            log.info("requests still in flight %.1fs after the client left; ending the session anyway", self.grace)
+        try:
+            self.transport.close()
+        except Exception:
+            log.exception("ending the remote session failed")
+        self._workers.stop()
+        self._stopping.set()
+        watcher.join(timeout=2.0)
+        self._flush_audit()
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum: int, _frame: object) -> None:
+            raise _Interrupted(signum)
+
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, stop)
+
+    # -- client side -------------------------------------------------------------------------------
+
+    def _client_loop(self) -> None:
+        buffer = LineBuffer(self.max_line)
+        try:
+            while True:
+                data = os.read(self.stdin_fd, READ_SIZE)
+                if not data:
+                    break
+                self._relay(buffer.feed(data))
+            rest = buffer.flush()
+            if rest is not None:
+                self._relay([rest])
+        except OSError as exc:
+            log.warning("reading from the client failed: %s", exc)
+
+    def _relay(self, lines: list[Line | Oversized]) -> None:
+        """The lines of one read through the pipeline, one at a time, then what came out (as the shim does)."""
+        outs: list[Out] = []
+        lines.reverse()
+        while lines:
+            line = lines.pop()
+            with self._lock:
+                outs += self.pipeline.from_client(line)
+            del line
+        if outs:
+            self._dispatch(outs)
+
+    # -- server side -------------------------------------------------------------------------------
+
+    def _from_server(self, data: Line | Oversized) -> None:
+        """A message from the server, from whichever transport thread read it."""
+        with self._lock:
+            outs = self.pipeline.from_server(data)
+        if outs:
+            self._dispatch(outs)
+
+    def _on_new_session(self) -> None:
+        """The transport replaced a session the server forgot: the server's lists may differ now.
+
+        The guard is told as if the server had announced it, so that its listings go stale and the
+        next call is verified against a fresh one; the client hears it too and lists again.
+        """
+        with self._lock:
+            capabilities = dict(self.pipeline.session.capabilities)
+        for kind in LIST_CHANGED_KINDS:
+            if kind in capabilities:
+                self._from_server(jsonrpc.encode(jsonrpc.notification(f"notifications/{kind}/list_changed")))
+
+    def _reroute(self, out: Outgoing) -> bool:
+        """A call that found its session gone goes through the guard again, which now lists first."""
+        if out.method not in GUARDED_CALLS:
+            return False
+        with self._lock:
+            outs = self.pipeline.from_client(out.data)
+        if outs:
+            self._dispatch(outs)
+        return True
+
+    def _send(self, data: Line) -> None:
+        out = Outgoing(data)
+        if out.is_request:
+            self._workers.submit(lambda: self._post(out))
+        else:
+            self._post(out)
+
+    def _post(self, out: Outgoing) -> None:
+        try:
+            self.transport.send(out)
+        except Exception as exc:
+            log.exception("sending a message to the remote server failed")
+            for key in list(out.waiting):  # never leave the client waiting, whatever broke
+                out.waiting.discard(key)
+                error = jsonrpc.error_response(
+                    out.ids[key], TRANSPORT_ERROR, f"mcpguard could not send the request ({type(exc).__name__})"
+                )
+                self._from_server(jsonrpc.encode(error))
+
+    # -- decisions and the log ---------------------------------------------------------------------
+
+    def _watch_loop(self) -> None:
+        while not self._stopping.wait(POLL_INTERVAL):
+            try:
+                with self._lock:
+                    outs = self.pipeline.decisions_poll() + self.pipeline.tick()
+                self._dispatch(outs)
+                self._flush_audit()
+            except Exception:
+                log.exception("the decision watcher failed; retrying")
+
+    def _flush_audit(self) -> None:
+        session = self.pipeline.session
+        with self._lock:
+            records, session.audit = session.audit, []
+        if records:
+            try:
+                self.audit.append(session.client, session.name, records)
+            except Exception:
+                log.exception("could not write %d tool-call log records", len(records))
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def _dispatch(self, outs: Sequence[Out]) -> None:
+        to_client = [data for side, data in outs if side == "client"]
+        if to_client:
+            with self._client_out:
+                if not self._client_gone and not _write_lines(self.stdout_fd, to_client):
+                    self._client_gone = True
+                    log.info("the client closed its input; its answers are dropped until it closes ours")
+        for side, data in outs:
+            if side == "server":
+                self._send(data)
+
+
+def main(url: str, *, name: str, client: str, headers: Sequence[str] = (), timeout: float | None = None) -> int:
+    """``mcpguard remote``: check the options, set the guard up, relay; returns the exit status."""
+    _skip_httpx_cli()
+    from mcpguard.audit import AuditLog
+    from mcpguard.paths import AppPaths
+    from mcpguard.pinning.store import Store
+    from mcpguard.proxy.pipeline import Pipeline
+    from mcpguard.proxy.session import Session
+    from mcpguard.proxy.steps import default_steps
+    from mcpguard.remote.endpoint import check_url, parse_headers
+    from mcpguard.remote.errors import RemoteError
+    from mcpguard.remote.transport import DEFAULT_TIMEOUT, HttpTransport
+
+    if timeout is not None and not timeout > 0:
+        print("mcpguard: --timeout must be a positive number of seconds", file=sys.stderr)
+        return 2
+    try:
+        endpoint = check_url(url)
+        extra = parse_headers(headers)
+    except RemoteError as exc:
+        print(f"mcpguard: {exc}", file=sys.stderr)
+        return 2
+
+    paths = AppPaths.from_env()
+    logs.defer_setup(paths, prefix="remote")
+    store = Store.open(paths)
+    session = Session(store, client=client, name=name, command=endpoint.identity)
+    max_line = int(os.environ.get(MAX_LINE_ENV, DEFAULT_MAX_LINE))
+
+    def connect(
+        deliver: Deliver, on_new_session: Callable[[], None], reroute: Callable[[Outgoing], bool]
+    ) -> HttpTransport:
+        return HttpTransport(
+            endpoint,
+            deliver,
+            name=name,
+            headers=extra,
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            max_message=max_line,
+            on_new_session=on_new_session,
+            reroute=reroute,
+        )
+
+    bridge = Bridge(Pipeline(session, default_steps()), AuditLog(store), connect, max_line=max_line)
+    return bridge.run()
+
+
+def _skip_httpx_cli() -> None:
+    """Keep httpx from importing its command-line client, which the bridge never uses.
+
+    WORKAROUND for httpx 0.28's ``__init__``, which imports ``httpx._main`` (click, rich, pygments)
+    whenever they are installed: 90 ms of the bridge's start-up on this machine. A ``None`` in
+    ``sys.modules`` makes that import fail the way httpx already handles (``main`` then only prints
+    how to install the CLI). Only for this process, and only before httpx is imported at all.
+    """
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

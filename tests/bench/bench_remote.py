@@ -1,0 +1,284 @@
+"""Benchmark: a tool call through ``mcpguard remote`` against the same loopback server called directly.
+
+Run from the repository root::
+
+    .venv/bin/python tests/bench/bench_remote.py            # full run (about a minute)
+    .venv/bin/python tests/bench/bench_remote.py --quick    # smoke run
+
+The server is ``tests/servers/sdk_http.py`` (the official SDK's ``MCPServer`` behind uvicorn) on
+127.0.0.1, once answering with SSE streams (the SDK's default) and once with JSON bodies. In each
+mode the same ``tools/call`` (``echo`` with 1 KiB of text) is timed, interleaved call by call, from
+an httpx client that speaks Streamable HTTP to the server itself and through a running
+``mcpguard remote`` whose tools were approved beforehand (so the guarded path is the one users live
+on). The figure that matters is the difference of the medians: what the bridge adds.
+
+Start-up is the time from spawning ``mcpguard remote`` to its answer to ``initialize`` (which
+includes one HTTP round trip to the server), without authorization.
+
+This is a script that prints figures, not a pytest test (pytest does not collect ``bench_*.py``).
+It exits 0 when every target passes, 1 when one fails, 2 on a harness error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = ROOT / "tests" / "servers" / "sdk_http.py"
+VERSION = "2025-11-25"
+TEXT = "x" * 1024
+TARGET_ADDED_MS = 2.0
+TARGET_STARTUP_MS = 300.0
+TIMEOUT = 30.0
+
+
+class HarnessError(Exception):
+    """The benchmark could not measure."""
+
+
+def initialize(msg_id: int = 1) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": msg_id,
+        "method": "initialize",
+        "params": {"protocolVersion": VERSION, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+    }
+
+
+def call(msg_id: int) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": msg_id,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"text": TEXT}},
+    }
+
+
+class Server:
+    def __init__(self, workdir: Path, *args: str) -> None:
+        self._err = open(workdir / f"server{'-'.join(args)}.stderr", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, str(SERVER), "--port", "0", *args], stdout=subprocess.PIPE, stderr=self._err
+        )
+        assert self.proc.stdout is not None
+        if not select.select([self.proc.stdout], [], [], TIMEOUT)[0]:
+            raise HarnessError("the SDK server did not start")
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith("READY "):
+            raise HarnessError(f"the SDK server said {line!r}")
+        self.url = f"http://127.0.0.1:{line.split()[1]}/mcp"
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._err.close()
+
+
+class Direct:
+    """A bare Streamable HTTP client on httpx: what an HTTP-capable AI client does without the guard."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(timeout=TIMEOUT)
+        self.headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+        response = self.http.post(url, content=json.dumps(initialize()), headers=self.headers)
+        self.headers["Mcp-Session-Id"] = response.headers["mcp-session-id"]
+        self.headers["MCP-Protocol-Version"] = VERSION
+        self.http.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=self.headers)
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        response = self.http.post(self.url, content=json.dumps(message).encode(), headers=self.headers)
+        if response.headers["content-type"].startswith("text/event-stream"):
+            for line in response.text.splitlines():
+                if line.startswith("data:") and line[5:].strip():
+                    answer: dict[str, Any] = json.loads(line[5:])
+                    if answer.get("id") == message["id"]:
+                        return answer
+            raise HarnessError("the server's stream had no answer")
+        answer = response.json()
+        return answer
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class Bridge:
+    """``mcpguard remote URL`` spoken to over its pipes."""
+
+    def __init__(self, url: str, name: str, env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mcpguard", "remote", url, "--name", name, "--client", "bench"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            bufsize=0,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.out = self.proc.stdout.fileno()
+        self.buf = b""
+
+    def send(self, message: dict[str, Any]) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+
+    def answer(self, msg_id: int) -> dict[str, Any]:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                message: dict[str, Any] = json.loads(line)
+                if message.get("id") == msg_id and "method" not in message:
+                    return message
+            if not select.select([self.out], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise HarnessError("the bridge did not answer")
+            data = os.read(self.out, 1 << 16)
+            if not data:
+                raise HarnessError(f"the bridge exited ({self.proc.wait()})")
+            self.buf += data
+
+    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.send(message)
+        return self.answer(message["id"])
+
+    def handshake(self) -> None:
+        answer = self.request(initialize())
+        if "result" not in answer:
+            raise HarnessError(f"initialize through the bridge failed: {answer}")
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def ms(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[int(len(ordered) * 0.9)]
+    return f"median {statistics.median(values) * 1000:6.3f} ms  p90 {p90 * 1000:6.3f} ms"
+
+
+def approve(url: str, name: str, env: dict[str, str]) -> None:
+    first = Bridge(url, name, env)
+    first.handshake()
+    first.request({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    first.close()
+    subprocess.run(
+        [sys.executable, "-m", "mcpguard", "pins", "approve", name, "--all"], env=env, check=True, capture_output=True
+    )
+
+
+def bench_calls(label: str, url: str, name: str, env: dict[str, str], calls: int, warmup: int) -> float:
+    approve(url, name, env)
+    bridge = Bridge(url, name, env)
+    bridge.handshake()
+    tools = bridge.request({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})["result"]["tools"]
+    if "echo" not in {t["name"] for t in tools}:
+        raise HarnessError("echo is not approved")
+    direct = Direct(url)
+    direct_times: list[float] = []
+    bridge_times: list[float] = []
+    try:
+        for i in range(warmup + calls):
+            msg = call(100 + i)
+            t0 = time.perf_counter()
+            a = direct.request(msg)
+            t1 = time.perf_counter()
+            b = bridge.request(msg)
+            t2 = time.perf_counter()
+            if a.get("result", {}).get("isError") or b.get("result", {}).get("isError") or "error" in b:
+                raise HarnessError(f"a call failed: direct {a} bridge {b}")
+            if i >= warmup:
+                direct_times.append(t1 - t0)
+                bridge_times.append(t2 - t1)
+    finally:
+        direct.close()
+        bridge.close()
+    added = (statistics.median(bridge_times) - statistics.median(direct_times)) * 1000
+    print(f"  {label}: direct  {ms(direct_times)}")
+    print(f"  {label}: bridge  {ms(bridge_times)}")
+    verdict = "PASS" if added <= TARGET_ADDED_MS else "FAIL"
+    print(f"  {label}: added by the bridge at the median: {added:.3f} ms (target <= {TARGET_ADDED_MS} ms) {verdict}")
+    return added
+
+
+def bench_startup(url: str, name: str, env: dict[str, str], runs: int) -> float:
+    times: list[float] = []
+    direct_init: list[float] = []
+    for i in range(runs):
+        bridge = Bridge(url, name, env)
+        bridge.send(initialize())
+        answer = bridge.answer(1)
+        times.append(time.perf_counter() - bridge.started)
+        if "result" not in answer:
+            raise HarnessError(f"initialize failed: {answer}")
+        bridge.close()
+        t0 = time.perf_counter()
+        with httpx.Client(timeout=TIMEOUT) as http:
+            http.post(url, json=initialize(i), headers={"Accept": "application/json, text/event-stream"})
+        direct_init.append(time.perf_counter() - t0)
+    median = statistics.median(times) * 1000
+    print(f"  start-up: spawn to the initialize answer  {ms(times)}")
+    print(f"  start-up: the same initialize from a fresh httpx client in this process  {ms(direct_init)}")
+    verdict = "PASS" if median <= TARGET_STARTUP_MS else "FAIL"
+    print(f"  start-up: median {median:.1f} ms (target <= {TARGET_STARTUP_MS:.0f} ms) {verdict}")
+    return median
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--calls", type=int, help="timed calls per mode (default 1000; 200 with --quick)")
+    args = parser.parse_args()
+    calls = args.calls or (200 if args.quick else 1000)
+    warmup = 50 if args.quick else 200
+    runs = 8 if args.quick else 25
+
+    print(f"bench_remote on {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs")
+    workdir = Path(tempfile.mkdtemp(prefix="mcpguard-bench-remote-"))
+    env = {**os.environ, "MCPGUARD_HOME": str(workdir / "home"), "MCPGUARD_GRACE_SECONDS": "1"}
+    env.pop("MCPGUARD_LOG_LEVEL", None)
+    servers: list[Server] = []
+    ok = True
+    try:
+        sse_server = Server(workdir)
+        servers.append(sse_server)
+        json_server = Server(workdir, "--json-response")
+        servers.append(json_server)
+        print(f"tool call (echo, 1 KiB), {calls} timed calls after {warmup} warm-up, interleaved:")
+        ok &= bench_calls("SSE answers ", sse_server.url, "bench-sse", env, calls, warmup) <= TARGET_ADDED_MS
+        ok &= bench_calls("JSON answers", json_server.url, "bench-json", env, calls, warmup) <= TARGET_ADDED_MS
+        print(f"start-up, {runs} runs:")
+        ok &= bench_startup(json_server.url, "bench-json", env, runs) <= TARGET_STARTUP_MS
+    except HarnessError as exc:
+        print(f"bench_remote: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for server in servers:
+            server.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
