@@ -7,14 +7,15 @@ every time a client starts) pays for nothing it does not use.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from mcpguard import __version__
 from mcpguard.errors import McpGuardError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+    from typing import Any
 
     from mcpguard.paths import AppPaths
     from mcpguard.pinning.store import ItemView, ServerRecord, Store
@@ -159,6 +160,63 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="watch mcpguard guard a bundled demo server, in the terminal")
     demo.add_argument("--keep", action="store_true", help="keep the demo's profile (printed) instead of a temp one")
     demo.set_defaults(handler=_cmd_demo)
+
+    remote = sub.add_parser(
+        "remote",
+        help="reach a remote (Streamable HTTP) MCP server through the guard, as a stdio server to the client",
+        description="Bridge the client's stdio to a remote MCP server over HTTPS (plain http only on this machine), "
+        "with the same pins, approvals and tool-call log as `mcpguard run`. See docs/remote.md.",
+    )
+    remote.add_argument("url", metavar="URL", help="the server's MCP endpoint, e.g. https://example.com/mcp")
+    remote.add_argument("--name", required=True, help="the server's name in the client's config")
+    remote.add_argument("--client", default=DEFAULT_CLIENT, help="the AI client that launches it")
+    remote.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an HTTP header sent with every request to the server (repeatable; 'NAME: VALUE' works too)",
+    )
+    remote.add_argument(
+        "--timeout",
+        type=float,
+        metavar="S",
+        help="seconds the server may stay silent while an answer is due (default 120; connecting: at most 10)",
+    )
+    remote.set_defaults(handler=_cmd_remote)
+
+    secrets_p = sub.add_parser("secrets", help="keep servers' API keys in the OS keyring instead of config files")
+    secrets_sub = secrets_p.add_subparsers(title="secrets commands", metavar="ACTION")
+    p = secrets_sub.add_parser(
+        "set",
+        help="store a server's secret in the keyring",
+        description="Store a secret that the guarded server SERVER receives as the environment variable VAR. "
+        "The value is read without echo from the terminal, or from stdin when it is not a terminal.",
+    )
+    p.add_argument("server", metavar="SERVER", help="the server's name in the client config")
+    p.add_argument("variable", metavar="VAR", help="the environment variable the server reads it from")
+    p.set_defaults(handler=_cmd_secrets_set)
+    p = secrets_sub.add_parser("list", help="the names of the stored secrets (never their values)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (see docs/cli.md)")
+    p.set_defaults(handler=_cmd_secrets_list)
+    p = secrets_sub.add_parser("delete", help="remove a server's secret from the keyring")
+    p.add_argument("server", metavar="SERVER")
+    p.add_argument("variable", metavar="VAR")
+    p.set_defaults(handler=_cmd_secrets_delete)
+    p = secrets_sub.add_parser(
+        "migrate",
+        help="move plaintext secrets from client configs into the keyring",
+        description="Find plaintext secrets in the env blocks of guarded servers (by variable name and by value "
+        "shape), store them in the keyring and remove them from the config files. The plan comes first; without "
+        "--yes you are asked to confirm. Every write is backed up, atomic and verified, and the backups mcpguard "
+        "keeps are scrubbed of the moved values.",
+    )
+    p.add_argument("--client", help="only this client (an id from `mcpguard clients`, e.g. claude-desktop)")
+    p.add_argument("--server", help="only servers of this name")
+    p.add_argument("--dry-run", action="store_true", help="show the plan and a redacted diff; write nothing")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (scripts)")
+    _project_arg(p)
+    p.set_defaults(handler=_cmd_secrets_migrate)
     return parser
 
 
@@ -227,7 +285,7 @@ def _run(name: str, client: str, command: list[str]) -> int:
         from mcpguard.proxy.steps import default_steps
 
         paths = AppPaths.from_env()
-        logs.setup(paths, prefix="shim")
+        logs.defer_setup(paths, prefix="shim")  # logging is imported only if something is logged
         store = Store.open(paths)
         session = Session(store, client=client, name=name, command=command)
         shim = Shim(Pipeline(session, default_steps()), AuditLog(store), proc)
@@ -624,6 +682,188 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from mcpguard.demo.walkthrough import run_walkthrough
 
     return run_walkthrough(keep=args.keep)
+
+
+# -- remote ----------------------------------------------------------------------------------------
+
+
+def _cmd_remote(args: argparse.Namespace) -> int:
+    from mcpguard.remote.bridge import main as remote_main
+
+    return remote_main(args.url, name=args.name, client=args.client, headers=args.header, timeout=args.timeout)
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+def _secret_store() -> Any:
+    """The OS keyring store of the profile (tests replace ``keyring_store.open_store``)."""
+    from mcpguard.paths import AppPaths
+    from mcpguard.secrets import keyring_store
+
+    return keyring_store.open_store(AppPaths.from_env())
+
+
+def _secret_name(server: str, variable: str) -> str:
+    from mcpguard.secrets.names import secret_name
+
+    try:
+        return secret_name(server, variable)
+    except ValueError as exc:
+        raise McpGuardError(str(exc)) from exc
+
+
+def _read_secret(name: str) -> str:
+    """The value, without echo from a terminal, else all of stdin minus one trailing line break."""
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"Value of {name} (input is not shown): ")
+    else:
+        value = sys.stdin.read()
+        if value.endswith("\r\n"):
+            value = value[:-2]
+        elif value.endswith("\n"):
+            value = value[:-1]
+    if not value:
+        raise McpGuardError(f"no value was given for {name}; nothing was stored")
+    return value
+
+
+def _cmd_secrets_set(args: argparse.Namespace) -> int:
+    name = _secret_name(args.server, args.variable)
+    store = _secret_store()
+    where = store.description  # finds the keyring first: no one should type a secret only to be refused
+    value = _read_secret(name)
+    try:
+        store.set(name, value)
+    except ValueError as exc:
+        raise McpGuardError(f"{exc}; nothing was stored") from exc
+    print(f"Stored {name} in the keyring ({where}); {args.server} gets it as {args.variable} from its next start.")
+    return 0
+
+
+def _cmd_secrets_list(args: argparse.Namespace) -> int:
+    import json
+
+    from mcpguard.secrets.names import is_internal, split_name
+
+    names = _secret_store().names()  # the index of names: no keyring needed, no value read
+    if args.json:
+        doc = []
+        for name in names:
+            server, variable = split_name(name)
+            doc.append({"name": name, "server": server, "variable": variable, "internal": is_internal(name)})
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        return 0
+    if not names:
+        print("No secrets stored. Add one with `mcpguard secrets set SERVER VAR`, or move the plaintext ones in")
+        print("your client configs with `mcpguard secrets migrate`.")
+        return 0
+    for name in names:
+        server, variable = split_name(name)
+        if is_internal(name):
+            print(f"{name}  (mcpguard's own: protects approvals and the tool-call log)")
+        else:
+            print(f"{server}  {variable}")
+    return 0
+
+
+def _cmd_secrets_delete(args: argparse.Namespace) -> int:
+    from mcpguard.secrets.base import SecretNotFound
+    from mcpguard.secrets.names import is_internal
+
+    name = _secret_name(args.server, args.variable)
+    if is_internal(name):
+        raise McpGuardError(f"{name} is mcpguard's own key; deleting it would make every approval unverifiable")
+    store = _secret_store()
+    if not store.delete(name):
+        stored = ", ".join(n for n in store.names() if not is_internal(n)) or "none"
+        raise SecretNotFound(f"no secret {name} is stored (stored: {stored})")
+    print(f"Deleted {name}; {args.server} no longer gets {args.variable} from the keyring.")
+    return 0
+
+
+def _cmd_secrets_migrate(args: argparse.Namespace) -> int:
+    from mcpguard.clients.table import CLIENTS
+    from mcpguard.paths import AppPaths
+    from mcpguard.secrets import migrate
+    from mcpguard.secrets.base import SecretsUnavailable
+
+    if args.client is not None and args.client not in {c.id for c in CLIENTS}:
+        known = ", ".join(c.id for c in CLIENTS)
+        raise McpGuardError(f"there is no client called {args.client!r} (known: {known})")
+    paths = AppPaths.from_env()
+    store = _secret_store()
+    unavailable: str | None = None
+    try:
+        print(f"Secrets go to the keyring ({store.description}).")  # found now, before anything is planned
+    except SecretsUnavailable as exc:
+        if not args.dry_run:
+            raise
+        store, unavailable = None, str(exc)
+    plan = migrate.make_plan(_discover(args), client=args.client, server=args.server, store=store)
+    for fp in plan.files:
+        print(f"{fp.config.spec.name}: {fp.config.path}")
+        for move in fp.moves:
+            print(f"  {move.server.name}  {move.variable}: {move.found.reason} -> keyring {move.name}")
+    if plan.left:
+        print("Left in place:")
+        for left in plan.left:
+            what = "header" if left.found.where == "headers" else "variable"
+            if left.found.where == "args":
+                what = "argument"
+            print(f"  {left.server.client} {left.server.name}  {what} {left.found.key}: {left.reason}")
+    if plan.errors:
+        print("Not readable:")
+        for error in plan.errors:
+            print(f"  {error}")
+    if args.dry_run:
+        redactor = plan.redactor()
+        for fp in plan.files:
+            sys.stdout.write(fp.diff(redactor))
+        if not plan.moves:
+            print("No plaintext secret to move.")
+        if unavailable is not None:
+            print(f"Note: {unavailable}")
+        print("Dry run: nothing was written.")
+        return 0
+    if not plan.moves:
+        scrubbed = migrate.scrub_profile(paths, migrate.known_values(store))
+        if scrubbed.changed:
+            print(f"Scrubbed stored secrets from {len(scrubbed.changed)} backup file(s) in {paths.home}.")
+        print("No plaintext secret to move.")
+        return 1 if plan.errors or scrubbed.remaining else 0
+    if not args.yes:
+        print(f"\nMove these {len(plan.moves)} secret(s) to the keyring? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if not sys.stdin.isatty():
+            print()
+        if answer not in ("y", "yes"):
+            print("Nothing changed.")
+            return 1
+    results, scrubbed = migrate.apply(plan, store, paths)
+    failed = 0
+    clients_done: list[str] = []
+    for result in results:
+        fp = result.file
+        if result.error is not None:
+            failed += 1
+            print(f"mcpguard: {result.error}", file=sys.stderr)
+            continue
+        print(f"{fp.config.path}: {len(fp.moves)} moved to the keyring (backup, scrubbed: {result.backup})")
+        if fp.config.spec.name not in clients_done:
+            clients_done.append(fp.config.spec.name)
+    if scrubbed.changed:
+        print(f"Scrubbed the moved values from {len(scrubbed.changed)} file(s) mcpguard keeps in {paths.home}.")
+    for path in scrubbed.remaining:
+        failed += 1
+        print(f"mcpguard: {path} still holds a secret value; delete it", file=sys.stderr)
+    for path, name in migrate.foreign_copies(plan):
+        print(f"Note: {path} (not mcpguard's) still holds the value of {name}; delete it or edit it by hand.")
+    if clients_done:
+        print(f"Restart {', '.join(clients_done)} so the change takes effect.")
+    return 1 if failed or plan.errors else 0
 
 
 # -- formatting ------------------------------------------------------------------------------------
