@@ -142,9 +142,20 @@ class TrayApp:
         if self.tray is not None:
             self.config_watch.events.connect(self.tray.on_client_events)
         self.single: SingleInstance | None = None
-        known = [s for s in self.store.servers() if s.client != "demo-client"]
-        self.want_demo = demo or (not no_demo and not known)
+        self.want_demo = demo or (not no_demo and not self._has_real_servers())
         self.demo: ScriptedDemo | None = None
+
+    def _has_real_servers(self) -> bool:
+        """A server some shim has reported, or any server in an AI client's config: then no demo."""
+        if any(s.client != "demo-client" for s in self.store.servers()):
+            return True
+        from mcpguard.clients.discovery import discover, servers
+
+        try:
+            return bool(servers(discover()))
+        except Exception:
+            log.exception("could not look for AI client configs")
+            return False
 
     def start(self, *, show: bool = False) -> None:
         self.bridge.start()

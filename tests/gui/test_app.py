@@ -91,3 +91,15 @@ def test_no_display_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     assert reason is not None and "xvfb-run mcpguard tray" in reason
     monkeypatch.setenv("DISPLAY", ":0")
     assert no_display_reason() is None
+
+
+def test_no_demo_when_an_ai_client_has_servers(
+    app_paths: AppPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    config = home / ".cursor" / "mcp.json"
+    config.parent.mkdir(parents=True)
+    config.write_text('{"mcpServers": {"fs": {"command": "npx", "args": ["-y", "server-filesystem@1.0.0"]}}}')
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    assert not TrayApp(app_paths).want_demo
