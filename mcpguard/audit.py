@@ -1,8 +1,20 @@
 """The tool-call log: append-only, hash-chained, so an edited, reordered or deleted row shows.
 
 Each row's hash covers its content and the previous row's hash. ``verify()`` walks the chain; a
-row changed in place, a row removed from the middle or rows swapped all break it. (Cutting rows off
-the end cannot be seen from the rows alone; the keyed chain of a later issue adds a signed head.)
+row changed in place, a row removed from the middle or rows swapped all break it.
+
+Two schemes, told apart by the ``hash`` column itself so that old rows still verify:
+
+- ``<64 hex>``: SHA-256 over the previous hash and the row. Anyone who can write ``state.db`` can
+  recompute it, so it shows accidents and careless edits, not a deliberate forgery.
+- ``h1:<64 hex>``: HMAC-SHA-256 with the profile's integrity key (kept in the OS keyring,
+  :mod:`mcpguard.secrets.integrity`) over the same bytes. It cannot be recomputed without the key.
+  Each keyed append also writes a signed head (``meta.calls_head``: the last row's id and hash and
+  their HMAC), so rows cut off the end show too.
+
+A writer uses the keyed scheme when it has the key (a shim fetches it in the background and waits
+for it before its first write). Once keyed rows exist, a plain row after them is reported: it was
+written without the key, by a shim that could not reach the keyring or by someone editing the file.
 """
 
 from __future__ import annotations
@@ -20,6 +32,10 @@ if TYPE_CHECKING:
     from mcpguard.pinning.store import Store
 
 GENESIS = "0" * 64
+KEYED_PREFIX = "h1:"
+"""The ``hash`` of a row chained with the integrity key (HMAC-SHA-256)."""
+HEAD_KEY = "calls_head"
+"""The ``meta`` row holding the signed head of the keyed chain: ``ID:HASH:HMAC``."""
 MAX_ARGUMENTS_CHARS = 64 * 1024
 """Arguments longer than this are cut in the log (the call itself is never changed)."""
 
@@ -139,14 +155,20 @@ class CallRow(Value):
 class Verification(Value):
     """What :meth:`AuditLog.verify` found."""
 
-    __slots__ = ("rows", "problems")
+    __slots__ = ("rows", "problems", "keyed_rows", "unchecked_rows")
 
     rows: Final[int]
     problems: Final[list[str]]
+    keyed_rows: Final[int]
+    """Rows chained with the integrity key (and checked with it, unless counted as unchecked)."""
+    unchecked_rows: Final[int]
+    """Keyed rows whose HMAC could not be checked: verify ran without the key."""
 
-    def __init__(self, rows: int, problems: list[str]) -> None:
+    def __init__(self, rows: int, problems: list[str], keyed_rows: int = 0, unchecked_rows: int = 0) -> None:
         self.rows = rows
         self.problems = problems
+        self.keyed_rows = keyed_rows
+        self.unchecked_rows = unchecked_rows
 
     @property
     def ok(self) -> bool:
@@ -313,6 +335,20 @@ def _row_hash(prev_hash: str, fields: Sequence[Any]) -> str:
     return hashlib.sha256(prev_hash.encode("ascii") + text.encode("utf-8")).hexdigest()
 
 
+def _keyed_hash(key: bytes, prev_hash: str, fields: Sequence[Any]) -> str:
+    """``h1:`` + HMAC-SHA-256(key, previous hash || row as compact JSON): the same bytes as :func:`_row_hash`."""
+    import hmac
+
+    text = _row_text(fields)
+    return KEYED_PREFIX + hmac.new(key, prev_hash.encode("ascii") + text.encode("utf-8"), "sha256").hexdigest()
+
+
+def _head_mac(key: bytes, row_id: int, digest: str) -> str:
+    import hmac
+
+    return hmac.new(key, f"calls-head:{row_id}:{digest}".encode("ascii"), "sha256").hexdigest()
+
+
 class AuditLog:
     """Reads and appends the ``calls`` table of the state database."""
 
@@ -320,8 +356,10 @@ class AuditLog:
         "id, at, client, server, tool, arguments, duration_ms, outcome, result_size, findings, detail, prev_hash, hash"
     )
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, key: bytes | None = None) -> None:
         self.store = store
+        self.key = key
+        """The integrity key: rows appended while it is set are keyed (``h1:``) and the head is signed."""
 
     def append(self, client: str, server: str, records: Iterable[CallRecord]) -> None:
         """Write records in one short transaction, chained onto the current last row."""
@@ -343,12 +381,13 @@ class AuditLog:
             ]
             for rec in records
         ]
+        key = self.key
         with self.store.transaction() as conn:
             row = conn.execute("SELECT hash FROM calls ORDER BY id DESC LIMIT 1").fetchone()
             prev = row[0] if row else GENESIS
             rows = []
             for fields in prepared:
-                digest = _row_hash(prev, fields)
+                digest = _row_hash(prev, fields) if key is None else _keyed_hash(key, prev, fields)
                 rows.append((*fields, prev, digest))
                 prev = digest
             conn.executemany(
@@ -356,6 +395,13 @@ class AuditLog:
                 "result_size, findings, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
+            if key is not None:
+                (last_id,) = conn.execute("SELECT max(id) FROM calls").fetchone()
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (HEAD_KEY, f"{last_id}:{prev}:{_head_mac(key, last_id, prev)}"),
+                )
 
     def rows(
         self,
@@ -479,13 +525,22 @@ class AuditLog:
             yield from chunk
             last = chunk[-1].id
 
-    def verify(self) -> Verification:
-        """Walk the chain from the first row; report every row whose hash or link does not hold."""
+    def verify(self, key: bytes | None = None) -> Verification:
+        """Walk the chain from the first row; report every row whose hash or link does not hold.
+
+        With ``key``, keyed rows are checked with it and the signed head shows rows cut off the end;
+        without it they can only be checked for their links (:attr:`Verification.unchecked_rows`).
+        """
+        import hmac
+
         problems: list[str] = []
         prev = GENESIS
-        count = 0
+        count = keyed = unchecked = 0
+        last_keyed: tuple[int, str] | None = None
+        last_id = 0
         for row in self.iter_all():
             count += 1
+            last_id = row.id
             fields = [
                 row.at,
                 row.client,
@@ -500,7 +555,44 @@ class AuditLog:
             ]
             if row.prev_hash != prev:
                 problems.append(f"row {row.id}: does not follow the row before it (a row was removed or moved)")
-            if _row_hash(row.prev_hash, fields) != row.hash:
-                problems.append(f"row {row.id}: its content was changed after it was written")
+            if row.hash.startswith(KEYED_PREFIX):
+                keyed += 1
+                last_keyed = (row.id, row.hash)
+                if key is None:
+                    unchecked += 1
+                elif not hmac.compare_digest(_keyed_hash(key, row.prev_hash, fields), row.hash):
+                    problems.append(f"row {row.id}: its content was changed after it was written (its HMAC fails)")
+            else:
+                if _row_hash(row.prev_hash, fields) != row.hash:
+                    problems.append(f"row {row.id}: its content was changed after it was written")
+                if last_keyed is not None:
+                    problems.append(
+                        f"row {row.id}: written without the integrity key after keyed rows (by a shim that could "
+                        "not reach the keyring, or forged)"
+                    )
             prev = row.hash
-        return Verification(count, problems)
+        if key is not None and last_keyed is not None:
+            problems += self._head_problems(key, last_keyed, last_id)
+        return Verification(count, problems, keyed, unchecked)
+
+    def _head_problems(self, key: bytes, last_keyed: tuple[int, str], last_id: int) -> list[str]:
+        """What the signed head says about the end of the log: rows cut off, or the head itself forged."""
+        import hmac
+
+        with self.store.snapshot() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (HEAD_KEY,)).fetchone()
+        if row is None:
+            return ["the signed head of the log is missing (it was deleted, and rows at the end may be too)"]
+        head_id_text, _, rest = str(row[0]).partition(":")
+        digest, _, mac = rest.rpartition(":")
+        try:
+            head_id = int(head_id_text)
+        except ValueError:
+            head_id = -1
+        if head_id < 0 or not hmac.compare_digest(_head_mac(key, head_id, digest), mac):
+            return ["the signed head of the log does not verify (it was edited)"]
+        if head_id > last_id:
+            return [f"rows {last_id + 1} to {head_id} were cut off the end of the log"]
+        if (head_id, digest) != last_keyed:
+            return [f"the signed head names row {head_id}, not the last keyed row {last_keyed[0]} (rows were removed)"]
+        return []

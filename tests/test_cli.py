@@ -42,7 +42,8 @@ def test_pins_list_json_shape(seen: Playbook, capsys: pytest.CaptureFixture[str]
     assert item["status"] == "pending"
     assert item["live_fingerprint"].startswith("v1:sha256:")
     assert item["approved_fingerprint"] is None
-    assert set(item) == {"kind", "name", "status", "live_fingerprint", "approved_fingerprint", "findings", "live_seen"}
+    assert set(item) == {"kind", "name", "status", "live_fingerprint", "approved_fingerprint", "findings", "live_seen",
+                         "approval_forged"}  # fmt: skip
 
 
 def test_approve_all_then_list(seen: Playbook, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,10 +37,24 @@ def shim_launcher(executable: str | None = None) -> list[str]:
 
 
 def wrapped_argv(
-    launcher: Sequence[str], client: str, server: str, command: str, args: Sequence[str]
+    launcher: Sequence[str],
+    client: str,
+    server: str,
+    command: str,
+    args: Sequence[str],
+    env_keys: Sequence[str] | None = None,
 ) -> tuple[str, list[str]]:
-    """The ``(command, args)`` an entry gets when wrapped: the shim, then the original after ``--``."""
-    return launcher[0], [*launcher[1:], "run", "--name", server, "--client", client, "--", command, *args]
+    """The ``(command, args)`` an entry gets when wrapped: the shim, then the original after ``--``.
+
+    ``env_keys``, the names the entry's ``env`` block declares, become ``--env-keys A,B`` (before the
+    ``--``, so unwrapping removes them with the rest of the prefix): the shim cannot tell the
+    client's own environment from the entry's, and passes only the declared names beyond its base.
+    None leaves the option out (the shim then passes everything but the dangerous variables).
+    """
+    options = ["--name", server, "--client", client]
+    if env_keys is not None:
+        options += ["--env-keys", ",".join(sorted(set(env_keys)))]
+    return launcher[0], [*launcher[1:], "run", *options, "--", command, *args]
 
 
 @dataclass(frozen=True)

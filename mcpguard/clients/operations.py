@@ -190,7 +190,9 @@ def _edit_text(
         if kind == "wrap":
             if now.transport != "stdio" or wrapped is not None or (now.command, now.args) != (s.command, s.args):
                 raise changed
-            command, args = entries.wrapped_argv(launcher, config.spec.id, s.name, now.command, now.args)
+            command, args = entries.wrapped_argv(
+                launcher, config.spec.id, s.name, now.command, now.args, entries.env_names(entry)
+            )
             prefix = args[: len(args) - len(now.args)]
             snap = doc.snapshot(at, shape)
             new_text = doc.wrap(at, shape, command, prefix)

@@ -128,6 +128,11 @@ class TrayApp:
         install_excepthook()
         self.paths = paths
         self.store = Store.open(paths)
+        from mcpguard.secrets.integrity import BackgroundKey
+
+        integrity = BackgroundKey(paths.root)  # no key in the profile: done at once, keyring never imported
+        integrity.start()
+        self.store.set_integrity_key(integrity.wait)  # the tray signs what it decides and shows forged pins
         self.bridge = StoreBridge(self.store)
         self.has_tray = QSystemTrayIcon.isSystemTrayAvailable()
         self.window = MainWindow(self.store, self.bridge, quit_on_close=not self.has_tray, paths=paths)

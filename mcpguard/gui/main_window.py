@@ -1,4 +1,4 @@
-"""The window behind the tray icon: what waits for approval, the activity log, servers and tools, AI clients.
+"""The window behind the tray icon: approvals, the activity log, servers and tools, AI clients, secrets.
 
 Where the desktop has no system tray this window is the application; elsewhere the tray opens it on
 the page the user asked for.
@@ -33,7 +33,10 @@ from mcpguard.pinning.store import ItemView, ServerRecord, Store
 from mcpguard.scanner import reveal
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mcpguard.gui.config_watch import ConfigWatch, ServerKey
+    from mcpguard.secrets.base import SecretStore
 
 
 class WaitingList(QWidget):
@@ -131,20 +134,27 @@ class WaitingList(QWidget):
 
 
 class MainWindow(QMainWindow):
-    """Four pages over one store and the clients' configs; closing hides the window when a tray icon stays behind.
+    """Five pages over one store and the clients' configs; closing hides the window when a tray icon stays behind.
 
     ``paths`` is the profile the "AI clients" page backs configs up into (``$MCPGUARD_HOME`` or the
     platform's data directory when not given).
     """
 
-    PAGES = ("approvals", "activity", "servers", "clients")
+    PAGES = ("approvals", "activity", "servers", "clients", "secrets")
 
     def __init__(
-        self, store: Store, bridge: StoreBridge, *, quit_on_close: bool = False, paths: AppPaths | None = None
+        self,
+        store: Store,
+        bridge: StoreBridge,
+        *,
+        quit_on_close: bool = False,
+        paths: AppPaths | None = None,
+        secrets: Callable[[], SecretStore] | None = None,
     ) -> None:
         super().__init__()
         from mcpguard.gui.activity_view import ActivityView
         from mcpguard.gui.clients_view import ClientsView
+        from mcpguard.gui.secrets_view import SecretsView
         from mcpguard.gui.servers_view import ServersView
 
         self.store = store
@@ -157,11 +167,21 @@ class MainWindow(QMainWindow):
         self.waiting = WaitingList(store)
         self.activity = ActivityView(AuditLog(store))
         self.servers = ServersView(store)
-        self.clients = ClientsView(paths if paths is not None else AppPaths.from_env())
+        profile = paths if paths is not None else AppPaths.from_env()
+        self.clients = ClientsView(profile)
+        if secrets is None:
+
+            def secrets() -> SecretStore:
+                from mcpguard.secrets import keyring_store
+
+                return keyring_store.open_store(profile)
+
+        self.secrets = SecretsView(secrets)
         self.tabs.addTab(self.waiting, "&Approvals")
         self.tabs.addTab(self.activity, "A&ctivity")
         self.tabs.addTab(self.servers, "&Servers and tools")
         self.tabs.addTab(self.clients, "A&I clients")
+        self.tabs.addTab(self.secrets, "S&ecrets")
         self.setCentralWidget(self.tabs)
         self.waiting.review_requested.connect(self.review)
         self.servers.decided.connect(self.waiting.refresh)
@@ -181,7 +201,7 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def show_page(self, page: str) -> None:
-        """Bring the window forward on ``approvals``, ``activity``, ``servers`` or ``clients``."""
+        """Bring the window forward on ``approvals``, ``activity``, ``servers``, ``clients`` or ``secrets``."""
         self.tabs.setCurrentIndex(self.PAGES.index(page))
         self.show()
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)

@@ -102,6 +102,10 @@ _MIGRATIONS: tuple[str, ...] = (
     INSERT INTO meta (key, value) VALUES ('observations_rev', '0');
     INSERT INTO meta (key, value) VALUES ('tray_heartbeat', '0');
     """,
+    # 3: each decision carries an HMAC with the integrity key (NULL: written without the key).
+    """
+    ALTER TABLE decisions ADD COLUMN mac TEXT;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -166,7 +170,7 @@ class Version(Value):
 class ItemView(Value):
     """An item with its live and approved versions, as the proxy and the CLI need it."""
 
-    __slots__ = ("id", "server_id", "kind", "name", "live", "approved", "live_denied", "live_seen", "pin")
+    __slots__ = ("id", "server_id", "kind", "name", "live", "approved", "live_denied", "live_seen", "pin", "forged")
 
     id: Final[int]
     server_id: Final[int]
@@ -178,6 +182,8 @@ class ItemView(Value):
     live_seen: Final[float | None]
     pin: Final[Pin]
     """What the policy decides from; built once, as the proxy asks for it on every call."""
+    forged: Final[bool]
+    """The item's approval fails its integrity check (edited outside mcpguard): ``approved`` is None."""
 
     def __init__(
         self,
@@ -189,6 +195,7 @@ class ItemView(Value):
         approved: Version | None,
         live_denied: bool,
         live_seen: float | None,
+        forged: bool = False,
     ) -> None:
         self.id = id
         self.server_id = server_id
@@ -198,6 +205,7 @@ class ItemView(Value):
         self.approved = approved
         self.live_denied = live_denied
         self.live_seen = live_seen
+        self.forged = forged
         self.pin = Pin(
             live.fingerprint if live is not None else None,
             approved.fingerprint if approved is not None else None,
@@ -239,6 +247,65 @@ class Store:
         self._conn = conn
         self._lock = threading.RLock()
         self.path = path
+        self._key_source: Callable[[], bytes | None] | None = None
+        self._key: bytes | None = None
+        self._key_known = True  # no source: no key, approvals read as before
+
+    # -- integrity -------------------------------------------------------------------------------
+
+    def set_integrity_key(self, source: bytes | Callable[[], bytes | None] | None) -> None:
+        """Sign decisions with the integrity key and trust only approvals whose signature holds.
+
+        ``source`` is the key, or a function that returns it (None: no keyring), called once, when
+        the first pin is read or decision written: a shim starts the lookup in the background after
+        spawning the server and hands over a function that waits for it. Without a key, approvals are
+        read as before (mcpguard without a keyring keeps working, unprotected).
+        """
+        with self._lock:
+            if source is None or isinstance(source, bytes):
+                self._key, self._key_known, self._key_source = source, True, None
+            else:
+                self._key, self._key_known, self._key_source = None, False, source
+
+    def integrity_key(self) -> bytes | None:
+        """The key set with :meth:`set_integrity_key`, resolved on first use."""
+        if self._key_known:
+            return self._key
+        with self._lock:
+            if not self._key_known:
+                assert self._key_source is not None
+                self._key = self._key_source()
+                self._key_known = True
+        return self._key
+
+    def sign_unsigned_decisions(self, key: bytes) -> int:
+        """Sign every decision written without the key; returns how many.
+
+        For the moment the key is created: decisions made before mcpguard had a key are adopted as
+        they are then. Never called later, or a forged unsigned row would be adopted too.
+        """
+        with self._write() as conn:
+            rows = conn.execute("SELECT id FROM decisions WHERE mac IS NULL").fetchall()
+            for (decision_id,) in rows:
+                conn.execute(
+                    "UPDATE decisions SET mac = ? WHERE id = ?",
+                    (self._decision_mac(conn, key, decision_id), decision_id),
+                )
+        return len(rows)
+
+    @staticmethod
+    def _decision_mac(conn: sqlite3.Connection, key: bytes, decision_id: int) -> str:
+        """HMAC over what a decision means: which server's which item, which definition, what, who, when."""
+        import hmac
+
+        row = conn.execute(
+            "SELECT s.client, s.name, i.kind, i.name, v.fingerprint, d.decision, d.actor, d.at, d.note "
+            "FROM decisions d JOIN versions v ON v.id = d.version_id JOIN items i ON i.id = v.item_id "
+            "JOIN servers s ON s.id = i.server_id WHERE d.id = ?",
+            (decision_id,),
+        ).fetchone()
+        message = json.dumps(["decision-v1", *row], separators=(",", ":")).encode("utf-8")
+        return hmac.new(key, message, "sha256").hexdigest()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -463,6 +530,11 @@ class Store:
             return None
         item_id, live_id, approved_id, live_seen = row
         live = self._version(conn, live_id)
+        forged = False
+        if approved_id is not None:
+            key = self.integrity_key()
+            if key is not None and not self._approval_holds(conn, key, approved_id):
+                approved_id, forged = None, True  # fail closed: an approval nobody can vouch for is none
         approved = self._version(conn, approved_id)
         denied = False
         if live_id is not None:
@@ -470,7 +542,18 @@ class Store:
                 "SELECT decision FROM decisions WHERE version_id = ? ORDER BY id DESC LIMIT 1", (live_id,)
             ).fetchone()
             denied = last is not None and last[0] == "deny"
-        return ItemView(item_id, server_id, kind, name, live, approved, denied, live_seen)
+        return ItemView(item_id, server_id, kind, name, live, approved, denied, live_seen, forged)
+
+    def _approval_holds(self, conn: sqlite3.Connection, key: bytes, version_id: int) -> bool:
+        """The version's last decision is an approval whose HMAC verifies."""
+        import hmac
+
+        last = conn.execute(
+            "SELECT id, decision, mac FROM decisions WHERE version_id = ? ORDER BY id DESC LIMIT 1", (version_id,)
+        ).fetchone()
+        if last is None or last[1] != "approve" or not last[2]:
+            return False
+        return hmac.compare_digest(self._decision_mac(conn, key, last[0]), str(last[2]))
 
     @staticmethod
     def _version(conn: sqlite3.Connection, version_id: int | None) -> Version | None:
@@ -575,10 +658,16 @@ class Store:
         actor: str,
         note: str | None,
     ) -> None:
-        conn.execute(
+        cur = conn.execute(
             "INSERT INTO decisions (version_id, decision, actor, at, note) VALUES (?, ?, ?, ?, ?)",
             (version_id, decision, actor, time.time(), note),
         )
+        key = self.integrity_key()
+        if key is not None and cur.lastrowid is not None:
+            conn.execute(
+                "UPDATE decisions SET mac = ? WHERE id = ?",
+                (self._decision_mac(conn, key, cur.lastrowid), cur.lastrowid),
+            )
         if decision == "approve":
             conn.execute("UPDATE items SET approved_version_id = ? WHERE id = ?", (version_id, item_id))
         else:
@@ -702,6 +791,7 @@ def pins_to_json(views: Iterable[ItemView]) -> list[dict[str, Any]]:
             "approved_fingerprint": v.approved.fingerprint if v.approved else None,
             "findings": v.live.findings if v.live else [],
             "live_seen": v.live_seen,
+            "approval_forged": v.forged,
         }
         for v in views
     ]

@@ -19,11 +19,21 @@ from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Protocol
 
-    from mcpguard.audit import AuditLog
+    from mcpguard.audit import AuditLog, CallRecord
     from mcpguard.proxy.jsonrpc import Line, Oversized
     from mcpguard.proxy.pipeline import Out, Pipeline
     from mcpguard.proxy.spawn import Server
+    from mcpguard.secrets.redact import Redactor
+
+    class KeyLookup(Protocol):
+        """What the shim needs of ``mcpguard.secrets.integrity.BackgroundKey`` (not imported: it reaches keyring)."""
+
+        def start(self) -> None: ...
+
+        def wait(self) -> bytes | None: ...
+
 
 log = logs.get(__name__)
 
@@ -47,6 +57,8 @@ class Shim:
         stdout_fd: int = 1,
         grace: float | None = None,
         max_line: int | None = None,
+        redactor: Callable[[], Redactor] | None = None,
+        integrity: KeyLookup | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.audit = audit
@@ -60,12 +72,17 @@ class Shim:
         self._server_out = threading.Lock()
         self._stopping = threading.Event()
         self._proc = proc
+        self._make_redactor = redactor
+        self._redactor: Redactor | None = None
+        self._integrity = integrity
 
     # -- life cycle --------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Relay until the server exits; returns the exit status to use."""
         name = self.pipeline.session.name
+        if self._integrity is not None:
+            self._integrity.start()  # the server is already booting; the keyring is asked meanwhile
         self._install_signal_handlers()
         with self._lock:
             outs = self.pipeline.start()
@@ -184,9 +201,35 @@ class Shim:
             records, session.audit = session.audit, []
         if records:
             try:
+                self._redact(records)
+                if self._integrity is not None and self.audit.key is None:
+                    self.audit.key = self._integrity.wait()  # keyed rows when the profile has a key
                 self.audit.append(session.client, session.name, records)
             except Exception:
                 log.exception("could not write %d tool-call log records", len(records))
+
+    def _redact(self, records: list[CallRecord]) -> None:
+        """Scrub secret values and credential shapes from records before they are stored.
+
+        Runs where records are flushed (the watcher thread, or at exit), never on the relay path; the
+        redactor is built at the first flush, so a shim that logs nothing never compiles its patterns.
+        """
+        if self._make_redactor is None:
+            return
+        if self._redactor is None:
+            self._redactor = self._make_redactor()
+        scrub = self._redactor
+        from mcpguard.audit import ArgumentsText
+
+        for rec in records:
+            if isinstance(rec.arguments, ArgumentsText):
+                text = scrub.text(rec.arguments)
+                if text is not rec.arguments:
+                    rec.arguments = ArgumentsText(text)
+            else:
+                rec.arguments = scrub.value(rec.arguments)
+            rec.detail = scrub.text(rec.detail)
+            rec.findings = scrub.value(rec.findings)
 
     # -- writing -----------------------------------------------------------------------------------
 

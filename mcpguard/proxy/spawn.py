@@ -23,7 +23,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the sh
 if TYPE_CHECKING:
     import subprocess
     import threading
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 
 class Server:
@@ -112,15 +112,22 @@ class Server:
             pass
 
 
-def spawn(command: Sequence[str], name: str) -> Server | int:
+def spawn(
+    command: Sequence[str], name: str, env: Mapping[str, str] | None = None, *, stderr_fd: int | None = None
+) -> Server | int:
     """The running server, or the exit status to use when it cannot start (a sentence is on stderr).
 
     The server gets a session (process group) of its own so that the whole group can be ended when
-    the client goes away; its stderr is ours.
+    the client goes away. ``env`` is its whole environment (``launch_environment`` decides it; None:
+    ours). Its stderr is ours unless ``stderr_fd`` names the write end of a pipe the shim reads (to
+    redact a server's secrets from what it prints); that descriptor stays the caller's to close.
     """
     args = list(command)
+    environ = os.environ if env is None else env
     try:
-        return _posix_spawn(args) if hasattr(os, "posix_spawnp") else _popen(args)
+        if hasattr(os, "posix_spawnp"):
+            return _posix_spawn(args, environ, stderr_fd)
+        return _popen(args, environ, stderr_fd)
     except FileNotFoundError:
         print(f"mcpguard: cannot start the server {name!r}: command not found: {command[0]}", file=sys.stderr)
         return 127
@@ -137,7 +144,7 @@ def spawn(command: Sequence[str], name: str) -> Server | int:
 _RESET_SIGNALS = ("SIGPIPE", "SIGXFSZ")
 
 
-def _posix_spawn(args: list[str]) -> Server:
+def _posix_spawn(args: list[str], env: Mapping[str, str], stderr_fd: int | None) -> Server:
     import _signal  # type: ignore[import-not-found]  # the C half of signal, without its enums; no stub
 
     to_server = os.pipe()
@@ -147,18 +154,21 @@ def _posix_spawn(args: list[str]) -> Server:
         if min(fds) <= 2:  # our own stdin or stdout was closed: let subprocess sort the descriptors out
             raise _Fallback
         _keep_descriptors_to_ourselves()
+        actions = [(os.POSIX_SPAWN_DUP2, to_server[0], 0), (os.POSIX_SPAWN_DUP2, from_server[1], 1)]
+        if stderr_fd is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, stderr_fd, 2))
         pid = os.posix_spawnp(
             args[0],
             args,
-            os.environ,
-            file_actions=[(os.POSIX_SPAWN_DUP2, to_server[0], 0), (os.POSIX_SPAWN_DUP2, from_server[1], 1)],
+            env,
+            file_actions=actions,
             setsid=True,
             setsigdef=[getattr(_signal, name) for name in _RESET_SIGNALS if hasattr(_signal, name)],
         )
     except _Fallback:
         for fd in fds:
             os.close(fd)
-        return _popen(args)
+        return _popen(args, env, stderr_fd)
     except BaseException:
         for fd in fds:
             os.close(fd)
@@ -193,14 +203,15 @@ def _keep_descriptors_to_ourselves() -> None:
     raise _Fallback
 
 
-def _popen(args: list[str]) -> Server:
+def _popen(args: list[str], env: Mapping[str, str], stderr_fd: int | None) -> Server:
     import subprocess
 
     proc = subprocess.Popen(
         args,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=None,
+        stderr=stderr_fd,
+        env=env,
         bufsize=0,
         start_new_session=os.name == "posix",
     )

@@ -3,7 +3,8 @@
 The ``keyring`` API can get, set and delete one entry but cannot list them, and ``mcpguard secrets
 list`` and the shim both need to know which secrets exist. The shim reads this file at every start
 to learn whether its server has secrets at all: when it has none, ``keyring`` is never imported
-(it costs 110-180 ms). So this module imports only ``os`` and ``json``.
+(it costs 110-180 ms). So this module imports only ``os``, and ``json`` (with ``re``, several
+milliseconds before the server can start) only once there is an index to read or write.
 
 The file is private (0600 in the 0700 profile), replaced atomically, and changed only under an
 exclusive lock (``secrets-index.lock``), so two ``mcpguard secrets set`` running at once both land.
@@ -12,7 +13,6 @@ A name in the file whose value the keyring lost is reported where it is used, ne
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -47,6 +47,8 @@ def read_names(folder: str) -> list[str]:
         from mcpguard.secrets.base import SecretsError
 
         raise SecretsError(f"{path} cannot be read ({exc.strerror})") from exc
+    import json
+
     try:
         doc = json.loads(data)
         names = doc["names"]
@@ -101,6 +103,8 @@ def update_locked(folder: str, *, add: Iterable[str] = (), remove: Iterable[str]
 
 def _write(folder: str, names: list[str]) -> None:
     path = index_path(folder)
+    import json
+
     data = (json.dumps({"version": VERSION, "names": names}, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     tmp = path + ".tmp"  # only ever written under the lock, so a fixed name cannot clash
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)

@@ -19,6 +19,8 @@ import os
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mcpguard.secrets.base import SecretStore
 
 INTEGRITY_KEY_NAME = "mcpguard/integrity-key"
@@ -50,3 +52,88 @@ def integrity_key(store: SecretStore) -> bytes:
             "(every approval will then have to be given again)"
         )
     return key
+
+
+def key_exists(folder: str) -> bool:
+    """Whether the profile has an integrity key (its name is in the secrets index; no keyring is asked).
+
+    Processes that only *use* the key (shims, ``pins list``, ``log verify``) look here first, so a
+    profile without a keyring never pays for importing ``keyring``, and never gets a key by accident.
+    """
+    from mcpguard.secrets import index
+
+    try:
+        return INTEGRITY_KEY_NAME in index.read_names(folder)
+    except Exception:  # a damaged index: the shim's secrets lookup reports it; here, no key
+        return False
+
+
+def existing_key(folder: str, store: SecretStore) -> bytes | None:
+    """The profile's key when it exists and the keyring can give it; None otherwise (today's behaviour).
+
+    Without a keyring (not installed, locked) mcpguard keeps working, unprotected: approvals read
+    as they are and log rows chain with plain SHA-256. ``log verify`` says so.
+    """
+    if not key_exists(folder):
+        return None
+    from mcpguard.errors import McpGuardError
+
+    try:
+        return integrity_key(store)
+    except McpGuardError:
+        return None
+
+
+class BackgroundKey:
+    """The shim's lookup of the integrity key, on a thread of its own, started after the server.
+
+    Reading the key from the Secret Service costs 100-200 ms (most of it importing ``keyring``);
+    the shim starts it once the server runs and waits for it only where it is needed: the first
+    time a pin is read and before the first log row is written.
+    """
+
+    def __init__(self, folder: str, store: Callable[[], SecretStore] | None = None, timeout: float = 10.0) -> None:
+        import threading
+
+        self.folder = folder
+        self.timeout = timeout
+        self._store = store
+        self._key: bytes | None = None
+        self._done = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the lookup (once); a profile without a key finishes at once, without ``keyring``."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        if not key_exists(self.folder):
+            self._done.set()
+            return
+        import threading
+
+        threading.Thread(target=self._look_up, name="integrity-key", daemon=True).start()
+
+    def _look_up(self) -> None:
+        try:
+            if self._store is not None:
+                store = self._store()
+            else:
+                from mcpguard.secrets.keyring_store import KeyringStore
+
+                store = KeyringStore(self.folder)
+            self._key = integrity_key(store)
+        except Exception as exc:  # no keyring now: approvals and the log go unprotected, as without a key
+            from mcpguard import logs
+
+            logs.get(__name__).info("the integrity key cannot be read (%s); approvals are not verified", exc)
+        finally:
+            self._done.set()
+
+    def wait(self) -> bytes | None:
+        """The key, once looked up (starting the lookup if nobody did); None without one."""
+        self.start()
+        self._done.wait(self.timeout)
+        return self._key

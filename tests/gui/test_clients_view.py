@@ -128,7 +128,7 @@ def test_wrap_rewrites_the_file_and_unwrap_gives_back_the_bytes(
     wrapped = entry(config, "sqlite")
     assert Path(wrapped["command"]).name == "mcpguard" and Path(wrapped["command"]).is_absolute()
     assert wrapped["args"] == [
-        "run", "--name", "sqlite", "--client", "claude-desktop", "--",
+        "run", "--name", "sqlite", "--client", "claude-desktop", "--env-keys", "", "--",
         "uvx", "mcp-server-sqlite", "--db-path", "/Users/zoë/test.db",
     ]  # fmt: skip
     assert entry(config, "filesystem")["command"] == "npx"  # the others stay as they were

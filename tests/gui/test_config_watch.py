@@ -120,7 +120,9 @@ def test_auto_wrap_wraps_a_new_server_and_says_so(qtbot: QtBot, rig: Rig, store:
     assert blocker.args is not None and blocker.args[0] == "Cursor: new MCP server 'x' was wrapped automatically"
     wrapped = entry(config, "x")
     assert Path(wrapped["command"]).name == "mcpguard"
-    assert wrapped["args"] == ["run", "--name", "x", "--client", "cursor", "--", "npx", "-y", "some-mcp-server"]
+    assert wrapped["args"] == [
+        "run", "--name", "x", "--client", "cursor", "--env-keys", "", "--", "npx", "-y", "some-mcp-server",
+    ]  # fmt: skip
     assert entry(config, "stripe")["command"] == "npx"  # only the new one
     assert rig.guarded("Cursor", "x") == "yes"
     with qtbot.assertNotEmitted(rig.tray.notified, wait=500):

@@ -181,7 +181,7 @@ def test_migration_from_schema_1_keeps_data(app_paths: AppPaths) -> None:
     assert store.observations_rev() == 0
     assert not store.tray_alive()
     (version,) = sqlite3.connect(app_paths.database).execute("PRAGMA user_version").fetchone()
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
 
 
 def test_new_versions_bump_the_observation_counter_and_show_as_waiting(store: Store) -> None:
