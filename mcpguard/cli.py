@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start an MCP server through the guard (what client configs launch)")
     run.add_argument("--name", required=True, help="the server's name in the client's config")
     run.add_argument("--client", default=DEFAULT_CLIENT, help="the AI client that launches it")
+    run.add_argument(
+        "--env-keys",
+        default=None,
+        metavar="A,B",
+        help="the names the entry's env block declares (written by wrap; absent: pass all but dangerous ones)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]: the real server")
     run.set_defaults(handler=_cmd_run)
 
@@ -126,7 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     setp = sub.add_parser("settings", help="show or change settings")
     from mcpguard.settings import SETTINGS
 
-    setp.add_argument("key", nargs="?", choices=sorted(SETTINGS), help="a setting")
+    setp.add_argument(
+        "key",
+        nargs="?",
+        help=f"a setting ({', '.join(sorted(SETTINGS))}) or a server's env_passthrough:SERVER, env_allow:SERVER",
+    )
     setp.add_argument("value", nargs="?", help="its new value")
     setp.set_defaults(handler=_cmd_settings)
 
@@ -168,7 +178,8 @@ def _parser() -> argparse.ArgumentParser:
         "with the same pins, approvals and tool-call log as `mcpguard run`. See docs/remote.md.",
     )
     remote.add_argument("url", metavar="URL", help="the server's MCP endpoint, e.g. https://example.com/mcp")
-    remote.add_argument("--name", required=True, help="the server's name in the client's config")
+    remote.add_argument("logout_name", nargs="?", metavar="NAME", help=argparse.SUPPRESS)
+    remote.add_argument("--name", help="the server's name in the client's config (required)")
     remote.add_argument("--client", default=DEFAULT_CLIENT, help="the AI client that launches it")
     remote.add_argument(
         "--header",
@@ -183,6 +194,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds the server may stay silent while an answer is due (default 120; connecting: at most 10)",
     )
+    remote.add_argument("--scope", help="OAuth scopes to ask for (space-separated) instead of what the server suggests")
+    remote.add_argument(
+        "--client-id",
+        help="a client id pre-registered with the authorization server; its secret comes from the keyring "
+        "(remote/NAME/CLIENT_SECRET) or MCPGUARD_CLIENT_SECRET, never from the command line",
+    )
+    remote.add_argument(
+        "--client-metadata-url", metavar="URL", help="an https URL of a Client ID Metadata Document to sign in with"
+    )
+    remote.add_argument(
+        "--trust-issuer",
+        metavar="URL",
+        help="accept authorization server metadata naming this issuer although it was found under another one "
+        "(pinned: changing it holds the server's tools)",
+    )
+    remote.epilog = "mcpguard remote logout NAME: revoke and delete the stored sign-in of NAME."
     remote.set_defaults(handler=_cmd_remote)
 
     secrets_p = sub.add_parser("secrets", help="keep servers' API keys in the OS keyring instead of config files")
@@ -217,6 +244,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (scripts)")
     _project_arg(p)
     p.set_defaults(handler=_cmd_secrets_migrate)
+    p = secrets_sub.add_parser(
+        "protect",
+        help="create the integrity key: sign approvals and chain the tool-call log with it",
+        description="Create mcpguard's HMAC key in the keyring (once). The approvals given so far are signed as "
+        "they are now; from then on an approval edited outside mcpguard is treated as not approved, and "
+        "`mcpguard log verify` detects forged or cut-off log rows.",
+    )
+    p.set_defaults(handler=_cmd_secrets_protect)
     return parser
 
 
@@ -228,18 +263,23 @@ def _server_args(p: argparse.ArgumentParser) -> None:
 # -- run -------------------------------------------------------------------------------------------
 
 
-def _parse_run(args: list[str]) -> tuple[str, str, list[str]] | None:
-    """``--name N [--client C] -- CMD...`` without argparse; None sends odd input to the full parser."""
+def _parse_run(args: list[str]) -> tuple[str, str, list[str], list[str] | None] | None:
+    """``--name N [--client C] [--env-keys A,B] -- CMD...`` without argparse; None sends odd input to argparse.
+
+    ``--env-keys`` absent gives None (an entry wrapped by an older mcpguard: pass everything but the
+    dangerous variables); present and empty gives ``[]`` (the entry declares no variable).
+    """
     name: str | None = None
     client = DEFAULT_CLIENT
+    env_keys: list[str] | None = None
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
             command = args[i + 1 :]
-            return (name, client, command) if name and command else None
+            return (name, client, command, env_keys) if name and command else None
         key, eq, value = arg.partition("=")
-        if key not in ("--name", "--client"):
+        if key not in ("--name", "--client", "--env-keys"):
             return None
         if not eq:
             if i + 1 >= len(args):
@@ -248,8 +288,12 @@ def _parse_run(args: list[str]) -> tuple[str, str, list[str]] | None:
             i += 1
         if key == "--name":
             name = value
-        else:
+        elif key == "--client":
             client = value
+        else:
+            from mcpguard.secrets.inject import parse_env_keys
+
+            env_keys = parse_env_keys(value)
         i += 1
     return None
 
@@ -264,33 +308,71 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return _run(args.name, args.client, command)
+    env_keys = None
+    if args.env_keys is not None:
+        from mcpguard.secrets.inject import parse_env_keys
+
+        env_keys = parse_env_keys(args.env_keys)
+    return _run(args.name, args.client, command, env_keys)
 
 
-def _run(name: str, client: str, command: list[str]) -> int:
-    """The shim: start the server at once, set the guard up while it boots, then relay."""
+def _run(name: str, client: str, command: list[str], env_keys: list[str] | None = None) -> int:
+    """The shim: decide the server's environment, start it, set the guard up while it boots, then relay.
+
+    The environment (and the server's secrets, from the keyring only when it has some) is decided
+    before the server starts: fail closed, a server whose secret cannot be read is not started.
+    """
+    import os
+
+    from mcpguard.paths import AppPaths
     from mcpguard.proxy.spawn import spawn, stop
+    from mcpguard.secrets.inject import launch_environment
+    from mcpguard.settings import server_environment_settings
 
-    proc = spawn(command, name)
+    paths = AppPaths.from_env()
+    passthrough, allow = server_environment_settings(paths.database_file, name)
+    try:
+        launch = launch_environment(paths.root, name, os.environ, env_keys, full_passthrough=passthrough, allow=allow)
+    except McpGuardError as exc:  # a SecretsError; not imported by name: secrets.base imports typing
+        print(f"mcpguard: cannot start the server {name!r}: {exc}", file=sys.stderr)
+        return 1
+    stderr_read: int | None = None
+    stderr_write: int | None = None
+    if launch.secrets:  # only then: the common path keeps the kernel's zero-copy stderr
+        stderr_read, stderr_write = os.pipe()
+    proc = spawn(command, name, launch.env, stderr_fd=stderr_write)
+    if stderr_write is not None:
+        os.close(stderr_write)
     if isinstance(proc, int):
+        if stderr_read is not None:
+            os.close(stderr_read)
         return proc
+    if stderr_read is not None:
+        from mcpguard.proxy.stderr_filter import start_stderr_filter
+
+        start_stderr_filter(stderr_read, 2, launch.redactor)
     try:
         from mcpguard import logs
         from mcpguard.audit import AuditLog
-        from mcpguard.paths import AppPaths
         from mcpguard.pinning.store import Store
         from mcpguard.proxy.pipeline import Pipeline
         from mcpguard.proxy.session import Session
         from mcpguard.proxy.shim import Shim
         from mcpguard.proxy.steps import default_steps
+        from mcpguard.secrets.integrity import BackgroundKey
 
-        paths = AppPaths.from_env()
         logs.defer_setup(paths, prefix="shim")  # logging is imported only if something is logged
         store = Store.open(paths)
+        integrity = BackgroundKey(paths.root)
+        store.set_integrity_key(integrity.wait)  # approvals are checked once the key is there
         session = Session(store, client=client, name=name, command=command)
-        shim = Shim(Pipeline(session, default_steps()), AuditLog(store), proc)
-    except BaseException:
+        shim = Shim(
+            Pipeline(session, default_steps()), AuditLog(store), proc, redactor=launch.redactor, integrity=integrity
+        )
+    except BaseException as exc:
         stop(proc)  # no guard, no server: fail closed
+        if isinstance(exc, McpGuardError) and launch.secrets:
+            exc.args = (launch.redactor().text(str(exc)),)  # main prints it: never a secret on stderr
         raise
     return shim.run()
 
@@ -299,11 +381,36 @@ def _run(name: str, client: str, command: list[str]) -> int:
 
 
 def _open() -> tuple[AppPaths, Store]:
+    """The profile and its store, with the integrity key attached when the profile has one.
+
+    The keyring is asked only when the secrets index lists the key (``mcpguard secrets protect``):
+    a profile without it never imports ``keyring`` here.
+    """
     from mcpguard.paths import AppPaths
     from mcpguard.pinning.store import Store
+    from mcpguard.secrets.integrity import existing_key, key_exists
 
     paths = AppPaths.from_env()
-    return paths, Store.open(paths)
+    store = Store.open(paths)
+    if key_exists(paths.root):
+        store.set_integrity_key(existing_key(paths.root, _secret_store()))
+    return paths, store
+
+
+def _protect(paths: AppPaths) -> bytes:
+    """Create the integrity key if the profile has none, signing the decisions made so far."""
+    from mcpguard.pinning.store import Store
+    from mcpguard.secrets.integrity import integrity_key, key_exists
+
+    existed = key_exists(paths.root)
+    key = integrity_key(_secret_store())
+    if not existed:
+        store = Store.open(paths)
+        try:
+            store.sign_unsigned_decisions(key)
+        finally:
+            store.close()
+    return key
 
 
 def _resolve(store: Store, name: str, client: str | None) -> ServerRecord:
@@ -370,6 +477,8 @@ def _cmd_pins_list(args: argparse.Namespace) -> int:
             label = v.kind.replace("_", " ")
             name = v.name or "-"
             findings = _findings_summary(v.live.findings if v.live else [])
+            if v.forged:
+                findings = ("approval edited outside mcpguard: not approved  " + findings).rstrip()
             print(f"  {label:<17} {name:<28} {v.status.value:<9} {fp}  {findings}".rstrip())
     return 0
 
@@ -543,9 +652,22 @@ def _cmd_log_verify(args: argparse.Namespace) -> int:
     from mcpguard.audit import AuditLog
 
     _, store = _open()
-    report = AuditLog(store).verify()
+    key = store.integrity_key()
+    report = AuditLog(store).verify(key)
+    if key is None:
+        reason = (
+            "the integrity key cannot be read from the keyring"
+            if report.keyed_rows
+            else "no integrity key (`mcpguard secrets protect` creates one)"
+        )
+        print(
+            f"Note: {reason}; hashes and links checked only, which anyone who can write state.db can recompute"
+            + (f" ({report.unchecked_rows} keyed rows not checked)" if report.unchecked_rows else "")
+            + "."
+        )
     if report.ok:
-        print(f"The tool-call log is intact: {report.rows} rows, hash chain verified.")
+        keyed = f", {report.keyed_rows} keyed rows and the signed head verified" if key and report.keyed_rows else ""
+        print(f"The tool-call log is intact: {report.rows} rows, hash chain verified{keyed}.")
         return 0
     for problem in report.problems:
         print(problem)
@@ -557,17 +679,26 @@ def _cmd_log_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_settings(args: argparse.Namespace) -> int:
-    from mcpguard.settings import SETTINGS, validate
+    from mcpguard.settings import PER_SERVER, SETTINGS, validate
+    from mcpguard.settings import default as setting_default
 
     _, store = _open()
     if args.key is None:
         for key, (default, help_text) in SETTINGS.items():
             print(f"{key} = {store.setting(key, default)}    # {help_text}")
+        for key, value in sorted(store.settings().items()):
+            if key.partition(":")[0] in PER_SERVER and ":" in key:
+                print(f"{key} = {value}")
         return 0
     if args.value is None:
-        print(store.setting(args.key, SETTINGS[args.key][0]))
+        print(store.setting(args.key, setting_default(args.key)))
         return 0
     store.set_setting(args.key, validate(args.key, args.value))
+    if ":" in args.key:  # a per-server setting: tell shims to read them (they skip sqlite3 otherwise)
+        from mcpguard.settings import server_settings_marker
+
+        with open(server_settings_marker(store.path), "a", encoding="utf-8"):
+            pass
     print(f"{args.key} = {args.value}")
     return 0
 
@@ -650,14 +781,8 @@ def _cmd_wrap(args: argparse.Namespace) -> int:
     if args.dry_run:
         print("Dry run: nothing was written.")
         return 0
-    if not args.yes:
-        print(f"\n{kind.capitalize()} these {len(plan.actions)} server(s)? [y/N] ", end="", flush=True)
-        answer = sys.stdin.readline().strip().lower()
-        if not sys.stdin.isatty():
-            print()
-        if answer not in ("y", "yes"):
-            print("Nothing changed.")
-            return 1
+    if not args.yes and not _confirm(f"{kind.capitalize()} these {len(plan.actions)} server(s)?"):
+        return 1
     failed = 0
     clients_done: list[str] = []
     for result in apply(plan, paths):
@@ -690,7 +815,28 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_remote(args: argparse.Namespace) -> int:
     from mcpguard.remote.bridge import main as remote_main
 
-    return remote_main(args.url, name=args.name, client=args.client, headers=args.header, timeout=args.timeout)
+    if args.url == "logout":
+        from mcpguard.remote.bridge import logout
+
+        target = args.logout_name or args.name
+        if not target:
+            print("mcpguard: usage: mcpguard remote logout NAME", file=sys.stderr)
+            return 2
+        return logout(target)
+    if args.logout_name is not None or not args.name:
+        print("mcpguard: usage: mcpguard remote URL --name NAME [options]", file=sys.stderr)
+        return 2
+    return remote_main(
+        args.url,
+        name=args.name,
+        client=args.client,
+        headers=args.header,
+        timeout=args.timeout,
+        scope=args.scope,
+        client_id=args.client_id,
+        client_metadata_url=args.client_metadata_url,
+        trust_issuer=args.trust_issuer,
+    )
 
 
 # -- secrets ---------------------------------------------------------------------------------------
@@ -728,6 +874,17 @@ def _read_secret(name: str) -> str:
     if not value:
         raise McpGuardError(f"no value was given for {name}; nothing was stored")
     return value
+
+
+def _cmd_secrets_protect(args: argparse.Namespace) -> int:
+    from mcpguard.paths import AppPaths
+
+    _protect(AppPaths.from_env())
+    print(
+        "Approvals are signed and the tool-call log is chained with mcpguard's integrity key (in the keyring); "
+        "`mcpguard log verify` checks it."
+    )
+    return 0
 
 
 def _cmd_secrets_set(args: argparse.Namespace) -> int:
@@ -834,14 +991,8 @@ def _cmd_secrets_migrate(args: argparse.Namespace) -> int:
             print(f"Scrubbed stored secrets from {len(scrubbed.changed)} backup file(s) in {paths.home}.")
         print("No plaintext secret to move.")
         return 1 if plan.errors or scrubbed.remaining else 0
-    if not args.yes:
-        print(f"\nMove these {len(plan.moves)} secret(s) to the keyring? [y/N] ", end="", flush=True)
-        answer = sys.stdin.readline().strip().lower()
-        if not sys.stdin.isatty():
-            print()
-        if answer not in ("y", "yes"):
-            print("Nothing changed.")
-            return 1
+    if not args.yes and not _confirm(f"Move these {len(plan.moves)} secret(s) to the keyring?"):
+        return 1
     results, scrubbed = migrate.apply(plan, store, paths)
     failed = 0
     clients_done: list[str] = []
@@ -864,6 +1015,18 @@ def _cmd_secrets_migrate(args: argparse.Namespace) -> int:
     if clients_done:
         print(f"Restart {', '.join(clients_done)} so the change takes effect.")
     return 1 if failed or plan.errors else 0
+
+
+def _confirm(question: str) -> bool:
+    """Ask on the terminal (or read the answer from stdin); anything but yes changes nothing."""
+    print(f"\n{question} [y/N] ", end="", flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if not sys.stdin.isatty():
+        print()
+    if answer in ("y", "yes"):
+        return True
+    print("Nothing changed.")
+    return False
 
 
 # -- formatting ------------------------------------------------------------------------------------

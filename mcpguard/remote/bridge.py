@@ -30,12 +30,16 @@ from mcpguard.remote.transport import TRANSPORT_ERROR, Outgoing
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from mcpguard.audit import AuditLog
+    from mcpguard.paths import AppPaths
     from mcpguard.proxy.jsonrpc import Line, Oversized
     from mcpguard.proxy.pipeline import Out, Pipeline
+    from mcpguard.remote.auth import Auth
+    from mcpguard.remote.endpoint import Endpoint
     from mcpguard.remote.transport import Deliver, HttpTransport
+    from mcpguard.secrets.base import SecretStore
 
     Connect = Callable[[Deliver, Callable[[], None], Callable[[Outgoing], bool]], HttpTransport]
 
@@ -308,8 +312,25 @@ class Bridge:
                 self._send(data)
 
 
-def main(url: str, *, name: str, client: str, headers: Sequence[str] = (), timeout: float | None = None) -> int:
-    """``mcpguard remote``: check the options, set the guard up, relay; returns the exit status."""
+def main(
+    url: str,
+    *,
+    name: str,
+    client: str,
+    headers: Sequence[str] = (),
+    timeout: float | None = None,
+    scope: str | None = None,
+    client_id: str | None = None,
+    client_metadata_url: str | None = None,
+    trust_issuer: str | None = None,
+) -> int:
+    """``mcpguard remote``: check the options, set the guard up, relay; returns the exit status.
+
+    OAuth (:mod:`mcpguard.remote.oauth`) answers the server's 401s unless the user passed an
+    ``Authorization`` header of their own. ``--trust-issuer`` is part of the pinned identity: an
+    exception to the issuer check is a change of what the user trusts, so it holds tools like a
+    changed URL does.
+    """
     _skip_httpx_cli()
     from mcpguard.audit import AuditLog
     from mcpguard.paths import AppPaths
@@ -334,7 +355,12 @@ def main(url: str, *, name: str, client: str, headers: Sequence[str] = (), timeo
     paths = AppPaths.from_env()
     logs.defer_setup(paths, prefix="remote")
     store = Store.open(paths)
-    session = Session(store, client=client, name=name, command=endpoint.identity)
+    command = pinned_command(endpoint.identity, trust_issuer)
+    auth = _oauth(endpoint, extra, paths, name, scope, client_id, client_metadata_url, trust_issuer)
+    if isinstance(auth, str):
+        print(f"mcpguard: {auth}", file=sys.stderr)
+        return 2
+    session = Session(store, client=client, name=name, command=command)
     max_line = int(os.environ.get(MAX_LINE_ENV, DEFAULT_MAX_LINE))
 
     def connect(
@@ -349,10 +375,85 @@ def main(url: str, *, name: str, client: str, headers: Sequence[str] = (), timeo
             max_message=max_line,
             on_new_session=on_new_session,
             reroute=reroute,
+            auth=auth,
         )
 
     bridge = Bridge(Pipeline(session, default_steps()), AuditLog(store), connect, max_line=max_line)
     return bridge.run()
+
+
+def pinned_command(identity: Sequence[str], trust_issuer: str | None) -> list[str]:
+    """The "command line" pinned for a remote server: its URL identity, plus any issuer trusted by hand.
+
+    ``--trust-issuer`` relaxes a security check, so adding, changing or dropping it is a change
+    the user must approve, exactly like a changed URL: the tools are held until then.
+    """
+    command = list(identity)
+    if trust_issuer:
+        command += ["trust-issuer", trust_issuer]
+    return command
+
+
+def _oauth(
+    endpoint: Endpoint,
+    extra: Mapping[str, str],
+    paths: AppPaths,
+    name: str,
+    scope: str | None,
+    client_id: str | None,
+    client_metadata_url: str | None,
+    trust_issuer: str | None,
+) -> Auth | str:
+    """The auth method for this bridge, or a sentence saying which option is wrong.
+
+    A user who passes ``Authorization`` with ``--header`` chose a static credential: no OAuth then.
+    """
+    from mcpguard.remote.auth import NoAuth
+    from mcpguard.remote.oauth.discovery import OAuthError, check_secure
+    from mcpguard.remote.oauth.flow import OAuthAuth
+
+    static = any(k.lower() == "authorization" for k in extra)
+    if static:
+        if scope or client_id or client_metadata_url:
+            return "--scope, --client-id and --client-metadata-url cannot be used with an Authorization --header"
+        return NoAuth()
+    try:
+        for url, what in ((client_metadata_url, "--client-metadata-url"), (trust_issuer, "--trust-issuer")):
+            if url is not None:
+                check_secure(url, what)
+    except OAuthError as exc:
+        return str(exc)
+
+    def open_secrets() -> SecretStore:
+        from mcpguard.secrets.keyring_store import open_store
+
+        return open_store(paths)
+
+    return OAuthAuth(
+        endpoint.url,
+        name=name,
+        store=open_secrets,
+        scope=scope,
+        client_id=client_id,
+        client_metadata_url=client_metadata_url,
+        trust_issuer=trust_issuer,
+    )
+
+
+def logout(name: str) -> int:
+    """``mcpguard remote logout NAME``: revoke where possible, delete the stored tokens."""
+    _skip_httpx_cli()
+    from mcpguard.paths import AppPaths
+    from mcpguard.remote.oauth.flow import logout as oauth_logout
+    from mcpguard.secrets.base import SecretsError
+    from mcpguard.secrets.keyring_store import open_store
+
+    try:
+        print(oauth_logout(name, open_store(AppPaths.from_env())))
+    except SecretsError as exc:
+        print(f"mcpguard: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _skip_httpx_cli() -> None:

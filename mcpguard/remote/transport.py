@@ -343,7 +343,7 @@ class HttpTransport:
                 if status in (401, 403):
                     if attempt < MAX_AUTH_RETRIES and self._auth.challenged(response):
                         continue
-                    raise _auth_error(response, self.name)
+                    raise _auth_error(response, self.name, self._auth)
                 if status == 404 and sid is not None:
                     raise SessionExpired(
                         f"the remote server {self.name!r} no longer knows the session (HTTP 404)", session_id=sid
@@ -900,7 +900,7 @@ class HttpTransport:
                     if status in (401, 403):
                         if attempt < MAX_AUTH_RETRIES and self._auth.challenged(response):
                             continue
-                        raise _auth_error(response, self.name)
+                        raise _auth_error(response, self.name, self._auth)
                     if status == 404 and recover:
                         legacy.alive = False
                         _close_quietly(legacy.response)
@@ -1038,8 +1038,11 @@ def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable() and len(value) < 1024
 
 
-def _auth_error(response: httpx.Response, name: str) -> AuthRequired:
+def _auth_error(response: httpx.Response, name: str, auth: object = None) -> AuthRequired:
     status = response.status_code
+    failure = getattr(auth, "failure", None)  # an auth method that tried says why it could not
+    if isinstance(failure, str) and failure:
+        return AuthRequired(failure, status)
     if status == 401:
         text = (
             f"the remote server {name!r} requires authorization (HTTP 401). Signing in from mcpguard comes "
