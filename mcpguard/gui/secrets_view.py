@@ -175,6 +175,8 @@ class SecretsView(QWidget):
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
             top.setExpanded(True)
+        self.tree.resizeColumnToContents(0)
+        self.tree.setColumnWidth(0, max(self.tree.columnWidth(0) + 24, 220))
         if not per_server:
             self.summary.setText(
                 self.summary.text() + " No secrets yet: add one here, or move the plaintext ones out of your client "
