@@ -1045,8 +1045,8 @@ def _auth_error(response: httpx.Response, name: str, auth: object = None) -> Aut
         return AuthRequired(failure, status)
     if status == 401:
         text = (
-            f"the remote server {name!r} requires authorization (HTTP 401). Signing in from mcpguard comes "
-            "later; for now pass a credential with --header 'Authorization=Bearer ...'"
+            f"the remote server {name!r} requires authorization (HTTP 401) and refused the credential passed "
+            "with --header 'Authorization=Bearer ...'; leave that header out to sign in with OAuth instead"
         )
     else:
         text = f"the remote server {name!r} refused the credentials it was given (HTTP 403 Forbidden)"

@@ -509,3 +509,56 @@ def test_a_resource_that_moved_to_another_authorization_server_is_followed() -> 
     assert auth.challenged(refused(token="at-1"))
     assert len(world.registrations) == 2 and world.authorize_queries[-1]["client_id"] == "dyn-2"
     assert world.token_forms[-1]["grant_type"] == "authorization_code"  # no refresh token sent to the new one
+
+
+def test_the_client_is_told_why_signing_in_failed(expect_warnings: list[str]) -> None:
+    from mcpguard.remote.transport import _auth_error
+
+    auth, _ = make(World(s256=False))
+    response = refused()
+    assert not auth.challenged(response)
+    error = _auth_error(response, "srv", auth)
+    assert "signing in to the remote server 'srv' failed" in str(error) and "S256" in str(error)
+
+
+def test_a_jwt_signature_is_verified_against_the_published_keys() -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key_pair = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key_pair.public_key()))
+    jwks = {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+    claims = {"aud": MCP, "iss": AS, "exp": int(time.time()) + 600}
+    good = jwt.encode(claims, key_pair, algorithm="RS256", headers={"kid": "k1"})
+    check_access_token(good, audience=MCP, issuer=AS, jwks=jwks)
+    forged = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "k1"})
+    with pytest.raises(OAuthError, match="signature"):
+        check_access_token(forged, audience=MCP, issuer=AS, jwks=jwks)
+    unknown = jwt.encode(claims, key_pair, algorithm="RS256", headers={"kid": "k9"})
+    with pytest.raises(OAuthError, match="does not publish"):
+        check_access_token(unknown, audience=MCP, issuer=AS, jwks=jwks)
+
+
+def test_the_loopback_listener_takes_one_redirect_and_times_out() -> None:
+    import threading
+
+    from mcpguard.remote.oauth.listener import LoopbackListener
+
+    listener = LoopbackListener()
+    assert listener.redirect_uri.startswith("http://127.0.0.1:") and listener.redirect_uri.endswith("/callback")
+
+    def browse() -> None:
+        with httpx.Client(trust_env=False) as client:
+            assert client.get(listener.redirect_uri.replace("/callback", "/favicon.ico")).status_code == 404
+            page = client.get(listener.redirect_uri + "?code=c1&state=s1")
+            assert page.status_code == 200 and b"c1" not in page.content
+
+    thread = threading.Thread(target=browse)
+    thread.start()
+    assert listener.wait(10) == {"code": "c1", "state": "s1"}
+    thread.join(10)
+    with pytest.raises(httpx.ConnectError):  # one-shot: the port is closed afterwards
+        httpx.get(listener.redirect_uri, trust_env=False)
+    idle = LoopbackListener()
+    with pytest.raises(TimeoutError):
+        idle.wait(0.2)
