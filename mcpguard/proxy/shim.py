@@ -15,6 +15,7 @@ import threading
 
 from mcpguard import logs
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
+from mcpguard.proxy.relay import GRACE_ENV, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
@@ -37,15 +38,11 @@ if TYPE_CHECKING:
 
 log = logs.get(__name__)
 
-READ_SIZE = 1 << 16
-POLL_INTERVAL = 0.25
-"""How often the store is asked for new decisions: a decision reaches the client well within a second."""
-GRACE_ENV = "MCPGUARD_GRACE_SECONDS"
-MAX_LINE_ENV = "MCPGUARD_MAX_MESSAGE_BYTES"
 
-
-class Shim:
+class Shim(Relay):
     """Runs one guarded server for one client connection."""
+
+    log = log
 
     def __init__(
         self,
@@ -185,28 +182,10 @@ class Shim:
         if outs:
             self._dispatch(outs)
 
-    def _watch_loop(self) -> None:
-        while not self._stopping.wait(POLL_INTERVAL):
-            try:
-                with self._lock:
-                    outs = self.pipeline.decisions_poll() + self.pipeline.tick()
-                self._dispatch(outs)
-                self._flush_audit()
-            except Exception:
-                log.exception("the decision watcher failed; retrying")
-
-    def _flush_audit(self) -> None:
-        session = self.pipeline.session
-        with self._lock:
-            records, session.audit = session.audit, []
-        if records:
-            try:
-                self._redact(records)
-                if self._integrity is not None and self.audit.key is None:
-                    self.audit.key = self._integrity.wait()  # keyed rows when the profile has a key
-                self.audit.append(session.client, session.name, records)
-            except Exception:
-                log.exception("could not write %d tool-call log records", len(records))
+    def _before_append(self, records: list[CallRecord]) -> None:
+        self._redact(records)
+        if self._integrity is not None and self.audit.key is None:
+            self.audit.key = self._integrity.wait()  # keyed rows when the profile has a key
 
     def _redact(self, records: list[CallRecord]) -> None:
         """Scrub secret values and credential shapes from records before they are stored.
@@ -243,44 +222,11 @@ class Shim:
             to_server = [data for side, data in outs if side != "client"]
         if to_client:
             with self._client_out:
-                if not _write_lines(self.stdout_fd, to_client):
+                if not write_lines(self.stdout_fd, to_client):
                     log.info("the client closed its input; stopping the server")
                     self._proc.signal_group(signal.SIGTERM)
         if to_server:
             with self._server_out:
                 stdin = self._proc.stdin
-                if stdin is None or not _write_lines(stdin, to_server):
+                if stdin is None or not write_lines(stdin, to_server):
                     log.warning("the server is not reading its input; a message to it was dropped")
-
-
-def _write_lines(fd: int, messages: list[bytes | bytearray]) -> bool:
-    """Write messages, each followed by a newline; False when the reader has gone.
-
-    Small messages are joined and written at once; a large one is written as it is, then its
-    newline, so that it is never copied.
-    """
-    batch: list[bytes | bytearray] = []
-    try:
-        for data in messages:
-            if len(data) < READ_SIZE:
-                batch += (data, b"\n")
-                continue
-            if batch:
-                _write_all(fd, b"".join(batch))
-                batch = []
-            _write_all(fd, data)
-            _write_all(fd, b"\n")
-        if batch:
-            _write_all(fd, b"".join(batch))
-    except (BrokenPipeError, ValueError, OSError):
-        return False
-    return True
-
-
-def _write_all(fd: int, data: bytes | bytearray) -> None:
-    """Write all of ``data``: a pipe takes at most its capacity per call."""
-    written = os.write(fd, data)
-    if written < len(data):
-        view = memoryview(data)[written:]
-        while view:
-            view = view[os.write(fd, view) :]

@@ -25,7 +25,7 @@ import threading
 from mcpguard import logs
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
-from mcpguard.proxy.shim import GRACE_ENV, MAX_LINE_ENV, POLL_INTERVAL, READ_SIZE, _write_lines
+from mcpguard.proxy.relay import GRACE_ENV, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
 from mcpguard.remote.transport import TRANSPORT_ERROR, Outgoing
 
 TYPE_CHECKING = False
@@ -108,7 +108,7 @@ class _Workers:
             self._jobs.put(None)
 
 
-class Bridge:
+class Bridge(Relay):
     """Relays one client's stdio connection to one remote MCP server through the guard.
 
     Args:
@@ -118,6 +118,8 @@ class Bridge:
             it calls after it replaced a session the server forgot, and the one that takes a call
             back into the guard after that.
     """
+
+    log = log
 
     def __init__(
         self,
@@ -276,35 +278,13 @@ class Bridge:
                 )
                 self._from_server(jsonrpc.encode(error))
 
-    # -- decisions and the log ---------------------------------------------------------------------
-
-    def _watch_loop(self) -> None:
-        while not self._stopping.wait(POLL_INTERVAL):
-            try:
-                with self._lock:
-                    outs = self.pipeline.decisions_poll() + self.pipeline.tick()
-                self._dispatch(outs)
-                self._flush_audit()
-            except Exception:
-                log.exception("the decision watcher failed; retrying")
-
-    def _flush_audit(self) -> None:
-        session = self.pipeline.session
-        with self._lock:
-            records, session.audit = session.audit, []
-        if records:
-            try:
-                self.audit.append(session.client, session.name, records)
-            except Exception:
-                log.exception("could not write %d tool-call log records", len(records))
-
     # -- writing -----------------------------------------------------------------------------------
 
     def _dispatch(self, outs: Sequence[Out]) -> None:
         to_client = [data for side, data in outs if side == "client"]
         if to_client:
             with self._client_out:
-                if not self._client_gone and not _write_lines(self.stdout_fd, to_client):
+                if not self._client_gone and not write_lines(self.stdout_fd, to_client):
                     self._client_gone = True
                     log.info("the client closed its input; its answers are dropped until it closes ours")
         for side, data in outs:
