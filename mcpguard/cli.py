@@ -397,20 +397,22 @@ def _open() -> tuple[AppPaths, Store]:
     return paths, store
 
 
-def _protect(paths: AppPaths) -> bytes:
-    """Create the integrity key if the profile has none, signing the decisions made so far."""
-    from mcpguard.pinning.store import Store
-    from mcpguard.secrets.integrity import integrity_key, key_exists
+def _protect_quietly(paths: AppPaths, store: Any) -> None:
+    """Create the integrity key on the first ``secrets set`` / ``secrets migrate`` (the keyring is in use anyway).
 
-    existed = key_exists(paths.root)
-    key = integrity_key(_secret_store())
-    if not existed:
-        store = Store.open(paths)
-        try:
-            store.sign_unsigned_decisions(key)
-        finally:
-            store.close()
-    return key
+    A keyring that stored the secret but cannot take the key now is no reason to fail the command:
+    the key is then made at the tray's next start, or with ``mcpguard secrets protect``.
+    """
+    from mcpguard.secrets.integrity import key_exists, protect
+
+    if key_exists(paths.root):
+        return
+    try:
+        protect(paths, store)
+    except McpGuardError as exc:
+        from mcpguard import logs
+
+        logs.get(__name__).info("the integrity key was not created (%s)", exc)
 
 
 def _resolve(store: Store, name: str, client: str | None) -> ServerRecord:
@@ -878,8 +880,9 @@ def _read_secret(name: str) -> str:
 
 def _cmd_secrets_protect(args: argparse.Namespace) -> int:
     from mcpguard.paths import AppPaths
+    from mcpguard.secrets.integrity import protect
 
-    _protect(AppPaths.from_env())
+    protect(AppPaths.from_env(), _secret_store())
     print(
         "Approvals are signed and the tool-call log is chained with mcpguard's integrity key (in the keyring); "
         "`mcpguard log verify` checks it."
@@ -897,6 +900,9 @@ def _cmd_secrets_set(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise McpGuardError(f"{exc}; nothing was stored") from exc
     print(f"Stored {name} in the keyring ({where}); {args.server} gets it as {args.variable} from its next start.")
+    from mcpguard.paths import AppPaths
+
+    _protect_quietly(AppPaths.from_env(), store)
     return 0
 
 
@@ -994,6 +1000,8 @@ def _cmd_secrets_migrate(args: argparse.Namespace) -> int:
     if not args.yes and not _confirm(f"Move these {len(plan.moves)} secret(s) to the keyring?"):
         return 1
     results, scrubbed = migrate.apply(plan, store, paths)
+    if any(result.error is None for result in results):
+        _protect_quietly(paths, store)
     failed = 0
     clients_done: list[str] = []
     for result in results:

@@ -23,6 +23,18 @@ def app_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppPaths:
     return AppPaths.under(home).ensure()
 
 
+@pytest.fixture(autouse=True)
+def _no_real_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches the developer's keyring: keyring's ``fail`` backend, which mcpguard refuses.
+
+    Also for subprocesses, which inherit it. Tests that need a keyring give one explicitly: a
+    backend object (tests/secrets/conftest.py), ``PYTHON_KEYRING_BACKEND`` set to the file keyring
+    of tests/servers/file_keyring.py, or a private Secret Service whose environment drops this
+    variable (tests/integration/test_keyring.py).
+    """
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
 @pytest.fixture
 def store(app_paths: AppPaths) -> Iterator[Store]:
     s = Store.open(app_paths)

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from mcpguard.demo.scripted import ScriptedDemo
     from mcpguard.gui.config_watch import ConfigWatch
     from mcpguard.gui.tray import Tray
+    from mcpguard.secrets.base import SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class TrayApp:
         self.store = Store.open(paths)
         from mcpguard.secrets.integrity import BackgroundKey
 
-        integrity = BackgroundKey(paths.root)  # no key in the profile: done at once, keyring never imported
+        integrity = BackgroundKey(paths.root, self._keyring)  # no key in the profile: done at once, no keyring
         integrity.start()
         self.store.set_integrity_key(integrity.wait)  # the tray signs what it decides and shows forged pins
         self.bridge = StoreBridge(self.store)
@@ -147,8 +149,16 @@ class TrayApp:
         if self.tray is not None:
             self.config_watch.events.connect(self.tray.on_client_events)
         self.single: SingleInstance | None = None
+        self.protect_thread: threading.Thread | None = None
+        """Creates the integrity key on the first start (see :meth:`start_protect`)."""
         self.want_demo = demo or (not no_demo and not self._has_real_servers())
         self.demo: ScriptedDemo | None = None
+
+    def _keyring(self) -> SecretStore:
+        """The profile's keyring store, as the CLI opens it (tests replace ``keyring_store.open_store``)."""
+        from mcpguard.secrets import keyring_store
+
+        return keyring_store.open_store(self.paths)
 
     def _has_real_servers(self) -> bool:
         """A server some shim has reported, or any server in an AI client's config: then no demo."""
@@ -164,6 +174,7 @@ class TrayApp:
 
     def start(self, *, show: bool = False) -> None:
         self.bridge.start()
+        self.start_protect()
         self.config_watch.start()
         if self.tray is not None:
             self.tray.show()
@@ -171,6 +182,36 @@ class TrayApp:
             self.window.show_page("approvals")
         if self.want_demo:
             QTimer.singleShot(300, self.start_demo)
+
+    def start_protect(self) -> None:
+        """On the first start, create the integrity key in the background (when a keyring is usable).
+
+        The key signs the decisions made so far and every later one, and chains the log. Without a
+        keyring (none installed, locked, refused) the tray keeps working unprotected and says so at
+        INFO; the next start tries again. Never blocks the window: importing ``keyring`` and asking
+        the Secret Service takes 100-200 ms, and an unlock prompt can take as long as the user.
+        """
+        from mcpguard.secrets.integrity import key_exists
+
+        if key_exists(self.paths.root):
+            return
+        self.protect_thread = threading.Thread(target=self._protect, name="integrity-key-create", daemon=True)
+        self.protect_thread.start()
+
+    def _protect(self) -> None:
+        from mcpguard.errors import McpGuardError
+        from mcpguard.secrets.integrity import protect
+
+        try:
+            key = protect(self.paths, self._keyring())
+        except McpGuardError as exc:
+            log.info("no integrity key was created, approvals and the log stay unprotected (%s)", exc)
+            return
+        except Exception:
+            log.exception("could not create the integrity key")
+            return
+        self.store.set_integrity_key(key)
+        log.info("created the integrity key: approvals are signed and the tool-call log is chained")
 
     def start_demo(self) -> None:
         from mcpguard.demo.scripted import ScriptedDemo
@@ -187,6 +228,8 @@ class TrayApp:
         if self.demo is not None:
             self.demo.stop()
             self.demo.join(timeout=5)
+        if self.protect_thread is not None:
+            self.protect_thread.join(timeout=2)  # never long: it may wait on a keyring's unlock prompt
         self.bridge.stop()
         self.config_watch.stop()
         if self.tray is not None:

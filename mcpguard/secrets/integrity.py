@@ -21,6 +21,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the sh
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from mcpguard.paths import AppPaths
     from mcpguard.secrets.base import SecretStore
 
 INTEGRITY_KEY_NAME = "mcpguard/integrity-key"
@@ -82,6 +83,35 @@ def existing_key(folder: str, store: SecretStore) -> bytes | None:
         return integrity_key(store)
     except McpGuardError:
         return None
+
+
+def protect(paths: AppPaths, store: SecretStore | None = None) -> bytes:
+    """Create the integrity key if the profile has none, signing the decisions made so far; the key.
+
+    What ``mcpguard secrets protect`` does, and what the tray's first start and the first
+    ``mcpguard secrets set`` / ``secrets migrate`` do on their own. ``store`` defaults to the
+    profile's keyring (:func:`mcpguard.secrets.keyring_store.open_store`). Shims never call this:
+    they only use a key that exists.
+
+    Raises:
+        SecretsUnavailable: The keyring cannot be used; nothing was created or signed.
+        SecretsError: The stored key is damaged.
+    """
+    if store is None:
+        from mcpguard.secrets import keyring_store
+
+        store = keyring_store.open_store(paths)
+    existed = key_exists(paths.root)
+    key = integrity_key(store)
+    if not existed:
+        from mcpguard.pinning.store import Store
+
+        db = Store.open(paths)
+        try:
+            db.sign_unsigned_decisions(key)
+        finally:
+            db.close()
+    return key
 
 
 class BackgroundKey:

@@ -103,3 +103,67 @@ def test_no_demo_when_an_ai_client_has_servers(
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     assert not TrayApp(app_paths).want_demo
+
+
+# WORKAROUND: without a tray (offscreen) the window is shown, and the platform warns about that.
+@pytest.mark.qt_log_ignore("This plugin does not support")
+def test_first_start_creates_the_integrity_key_and_signs_approvals(
+    qtbot: QtBot, app_paths: AppPaths, fake_home: Machine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a usable keyring, the tray's first start makes the key (in the background) and adopts the pins."""
+    from mcpguard.pinning.store import Store
+    from mcpguard.secrets import keyring_store
+    from mcpguard.secrets.integrity import INTEGRITY_KEY_NAME, key_exists
+    from mcpguard.secrets.keyring_store import KeyringStore
+    from tests.factories import make_tool
+    from tests.secrets.conftest import FakeBackend
+
+    backend = FakeBackend()
+    monkeypatch.setattr(keyring_store, "open_store", lambda paths: KeyringStore(paths.root, backend=backend))
+    before = Store.open(app_paths)
+    server = before.server("claude", "fs")
+    before.observe(server.id, "tool", {"t": make_tool("t")})
+    before.decide(server.id, "tool", "t", "approve", actor="test")
+    before.close()
+
+    app = TrayApp(app_paths, no_demo=True)
+    qtbot.addWidget(app.window)
+    app.start()
+    assert app.protect_thread is not None
+    app.protect_thread.join(timeout=10)
+    assert key_exists(app_paths.root)
+    key = bytes.fromhex(backend.values[("mcpguard", INTEGRITY_KEY_NAME)])
+    assert app.store.integrity_key() == key
+    assert app.store.item(server.id, "tool", "t").approved is not None  # signed, so still approved
+    app.shutdown()
+
+    again = TrayApp(app_paths, no_demo=True)  # later starts use the key, never make another
+    qtbot.addWidget(again.window)
+    again.start()
+    assert again.protect_thread is None
+    assert again.store.integrity_key() == key
+    again.shutdown()
+
+
+# WORKAROUND: without a tray (offscreen) the window is shown, and the platform warns about that.
+@pytest.mark.qt_log_ignore("This plugin does not support")
+def test_without_a_keyring_the_tray_starts_unprotected(
+    qtbot: QtBot, app_paths: AppPaths, fake_home: Machine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """conftest.py gives every test keyring's ``fail`` backend: no key, an INFO line, a working window."""
+    import logging
+
+    from mcpguard.secrets.integrity import key_exists
+
+    caplog.set_level(logging.INFO, logger="mcpguard.gui.app")
+    app = TrayApp(app_paths, no_demo=True)
+    qtbot.addWidget(app.window)
+    app.start()
+    assert app.window.isVisible()
+    assert app.protect_thread is not None
+    app.protect_thread.join(timeout=10)
+    assert not key_exists(app_paths.root)
+    assert app.store.integrity_key() is None
+    infos = [r for r in caplog.records if r.name == "mcpguard.gui.app" and "no integrity key was created" in r.message]
+    assert infos and all(r.levelno == logging.INFO for r in infos)
+    app.shutdown()

@@ -211,8 +211,9 @@ def test_cli_migrate_with_the_real_keyring(session: Session) -> None:
     assert "Secrets go to the keyring (Secret Service)." in migrate["out"]
     assert "notes/NOTES_TOKEN" in migrate["out"]
     assert TOKEN not in migrate["out"] + migrate["err"]
-    assert json.loads(result["listed"]["out"]) == [
-        {"name": "notes/NOTES_TOKEN", "server": "notes", "variable": "NOTES_TOKEN", "internal": False}
+    assert json.loads(result["listed"]["out"]) == [  # the first migration made the integrity key too
+        {"name": "mcpguard/integrity-key", "server": "mcpguard", "variable": "integrity-key", "internal": True},
+        {"name": "notes/NOTES_TOKEN", "server": "notes", "variable": "NOTES_TOKEN", "internal": False},
     ]
     assert result["config_has_token"] is False
     assert result["leftovers"] == []

@@ -13,7 +13,7 @@ from keyring.backends import fail
 from mcpguard.cli import main
 from mcpguard.paths import AppPaths
 from mcpguard.secrets import keyring_store
-from mcpguard.secrets.integrity import integrity_key
+from mcpguard.secrets.integrity import INTEGRITY_KEY_NAME, integrity_key, key_exists
 from mcpguard.secrets.keyring_store import KeyringStore
 from tests.clients.conftest import Machine
 from tests.secrets.conftest import GITHUB_TOKEN, PASSWORD
@@ -44,18 +44,44 @@ def test_set_from_stdin_list_delete(cli_store: Store, capsys: pytest.CaptureFixt
     assert GITHUB_TOKEN not in out + err
     assert cli_store().get("github/GITHUB_TOKEN") == GITHUB_TOKEN  # one trailing newline dropped
 
-    code, out, _ = run(capsys, "secrets", "list")
-    assert code == 0 and out.split() == ["github", "GITHUB_TOKEN"]
+    code, out, _ = run(capsys, "secrets", "list")  # the first `secrets set` made the integrity key too
+    assert code == 0 and out.splitlines()[0].split() == ["github", "GITHUB_TOKEN"]
+    assert out.splitlines()[1].startswith("mcpguard/integrity-key  (mcpguard's own")
     code, out, _ = run(capsys, "secrets", "list", "--json")
     assert json.loads(out) == [
-        {"name": "github/GITHUB_TOKEN", "server": "github", "variable": "GITHUB_TOKEN", "internal": False}
+        {"name": "github/GITHUB_TOKEN", "server": "github", "variable": "GITHUB_TOKEN", "internal": False},
+        {"name": "mcpguard/integrity-key", "server": "mcpguard", "variable": "integrity-key", "internal": True},
     ]
 
     code, out, _ = run(capsys, "secrets", "delete", "github", "GITHUB_TOKEN")
     assert code == 0 and "Deleted github/GITHUB_TOKEN" in out
     assert cli_store().get("github/GITHUB_TOKEN") is None
     code, out, _ = run(capsys, "secrets", "list")
-    assert "No secrets stored" in out
+    assert out.split()[0] == "mcpguard/integrity-key" and "github" not in out
+
+
+def test_first_set_creates_the_integrity_key_and_signs_approvals(
+    cli_store: Store, app_paths: AppPaths, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user is dealing with the keyring anyway: the first ``secrets set`` makes the key, once."""
+    from mcpguard.pinning.store import Store as PinStore
+    from tests.factories import make_tool
+
+    pins = PinStore.open(app_paths)
+    server = pins.server("claude", "fs")
+    pins.observe(server.id, "tool", {"t": make_tool("t")})
+    pins.decide(server.id, "tool", "t", "approve", actor="test")
+    assert not key_exists(app_paths.root)
+
+    code, _, err = run(capsys, "secrets", "set", "github", "GITHUB_TOKEN", stdin=GITHUB_TOKEN)
+    assert code == 0, err
+    assert key_exists(app_paths.root)
+    key = integrity_key(cli_store())
+    pins.set_integrity_key(key)
+    assert pins.item(server.id, "tool", "t").approved is not None  # signed when the key was made
+    run(capsys, "secrets", "set", "db", "PGPASSWORD", stdin=PASSWORD)
+    assert cli_store().get(INTEGRITY_KEY_NAME) == key.hex()  # never made again
+    pins.close()
 
 
 def test_set_keeps_inner_whitespace_and_crlf(cli_store: Store, capsys: pytest.CaptureFixture[str]) -> None:
@@ -167,6 +193,7 @@ def test_migrate_asks_then_moves(
     assert "1 moved to the keyring" in out and "Restart Claude Code" in out
     assert GITHUB_TOKEN not in out + err
     assert cli_store().get("notes/NOTES_TOKEN") == GITHUB_TOKEN
+    assert key_exists(app_paths.root)  # the first migration made the integrity key too
     assert GITHUB_TOKEN not in wrapped_machine.read_text(encoding="utf-8")
     for path in (app_paths.home / "backups").iterdir():
         assert GITHUB_TOKEN not in path.read_text(encoding="utf-8"), path
