@@ -69,6 +69,8 @@ class Wrapped:
     """The original arguments."""
     prefix_len: int
     """How many leading items of the entry's args belong to mcpguard (through the original command)."""
+    remote: bool = False
+    """A remote entry wrapped as ``mcpguard remote URL``: ``command`` is the URL, unwrap needs the record."""
 
 
 def _basename(command: str) -> str:
@@ -88,13 +90,21 @@ def parse_wrapped(command: str, args: Sequence[str]) -> Wrapped | None:
         if not (base.startswith("python") or base == "py") or rest[:2] != ["-m", "mcpguard"]:
             return None
         rest = rest[2:]
+    if len(rest) >= 2 and rest[0] == "remote":
+        found = _options(rest[2:])
+        return Wrapped(found.get("--name"), found.get("--client"), rest[1], (), len(args), remote=True)
     if not rest or rest[0] != "run" or "--" not in rest:
         return None
     sep = rest.index("--")
     original = rest[sep + 1 :]
     if not original:
         return None
-    options = rest[1:sep]
+    found = _options(rest[1:sep])
+    prefix_len = (len(args) - len(rest)) + sep + 2
+    return Wrapped(found.get("--name"), found.get("--client"), original[0], tuple(original[1:]), prefix_len)
+
+
+def _options(options: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for i, opt in enumerate(options):
         for name in ("--name", "--client"):
@@ -102,8 +112,7 @@ def parse_wrapped(command: str, args: Sequence[str]) -> Wrapped | None:
                 found[name] = options[i + 1]
             elif opt.startswith(name + "="):
                 found[name] = opt.split("=", 1)[1]
-    prefix_len = (len(args) - len(rest)) + sep + 2
-    return Wrapped(found.get("--name"), found.get("--client"), original[0], tuple(original[1:]), prefix_len)
+    return found
 
 
 def remote_bridge_url(command: str, args: Sequence[str]) -> str | None:
@@ -174,3 +183,90 @@ def env_names(entry: Any) -> tuple[str, ...]:
         if isinstance(block, Mapping):
             names += [str(k) for k in block]
     return tuple(names)
+
+
+# -- remote entries: ``url`` / ``serverUrl`` / ``httpUrl`` or ``npx mcp-remote URL`` ---------------------
+
+KEYRING_REF = "@keyring:"
+"""A ``--header NAME=@keyring:SECRET`` value: the bridge reads the value from the keyring at start."""
+
+_MCP_REMOTE_FLAGS = {"--allow-http", "--debug", "--silent"}
+"""mcp-remote options without a value that ``mcpguard remote`` has no need for (it checks URLs itself)."""
+_MCP_REMOTE_VALUED = {"--transport"}
+
+
+@dataclass(frozen=True)
+class RemoteSource:
+    """What a remote entry connects to: the URL, its static headers, and which key held the URL."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    url_key: str | None
+    """``url``, ``serverUrl`` or ``httpUrl``; None for an ``npx mcp-remote URL`` command."""
+
+
+def remote_source(entry: Any, shape: EntryShape) -> RemoteSource | str:
+    """The URL and headers of a remote entry, or a sentence saying why it cannot be wrapped."""
+    if not isinstance(entry, Mapping):
+        return "the entry is not an object"
+    for key in shape.remote_keys:
+        address = entry.get(key)
+        if isinstance(address, str):
+            block = entry.get("headers", {})
+            if not isinstance(block, Mapping) or not all(isinstance(v, str) for v in block.values()):
+                return "its 'headers' is not an object of strings"
+            return RemoteSource(address, tuple((str(k), v) for k, v in block.items()), key)
+    command = entry.get(shape.command)
+    args = entry.get(shape.args, [])
+    if not isinstance(command, str) or not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        return "it names no URL mcpguard can read"
+    words = [command, *args]
+    at = next((i for i, w in enumerate(words) if _basename(w) == "mcp-remote" or w.startswith("mcp-remote@")), None)
+    if at is None:
+        return "it names no URL mcpguard can read"
+    url: str | None = None
+    headers: list[tuple[str, str]] = []
+    rest = words[at + 1 :]
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        if word == "--header" and i + 1 < len(rest):
+            raw = rest[i + 1]
+            cut = raw.find(":")
+            if cut <= 0:
+                return f"its mcp-remote header {raw.split('=', 1)[0]!r} has no 'NAME:VALUE' form"
+            headers.append((raw[:cut].strip(), raw[cut + 1 :].strip()))
+            i += 2
+            continue
+        if word in _MCP_REMOTE_VALUED and i + 1 < len(rest):
+            i += 2
+            continue
+        if word in _MCP_REMOTE_FLAGS or (url is not None and word.isdigit()):
+            i += 1
+            continue
+        if url is None and word.startswith(("http://", "https://")):
+            url = word
+            i += 1
+            continue
+        return f"its mcp-remote option {word!r} has no mcpguard remote equivalent"
+    if url is None:
+        return "its mcp-remote command names no URL"
+    return RemoteSource(url, tuple(headers), None)
+
+
+def header_secret_name(server: str, header: str) -> str:
+    """The keyring name a secret header of a wrapped remote entry is kept under: ``remote/SERVER/HEADER_X``."""
+    return f"remote/{server}/HEADER_" + re.sub(r"[^A-Za-z0-9_]", "_", header)
+
+
+def remote_wrapped_argv(
+    launcher: Sequence[str], client: str, server: str, url: str, headers: Sequence[str]
+) -> tuple[str, list[str]]:
+    """The ``(command, args)`` of a wrapped remote entry: ``mcpguard remote URL --name S --client C``.
+
+    ``headers`` are ``NAME=VALUE`` (or ``NAME=@keyring:SECRET``) options, each passed as ``--header``.
+    """
+    args = [*launcher[1:], "remote", url, "--name", server, "--client", client]
+    for header in headers:
+        args += ["--header", header]
+    return launcher[0], args

@@ -240,6 +240,71 @@ class JsonDocument(Document):
             edits.append((items[0].start, items[drop].start, ""))
         return _apply(self.text, edits)
 
+    # remote entries: the whole entry is recorded, and the URL member becomes command and args
+
+    def _entry(self, at: KeyPath) -> jsonc.Node:
+        node = self.root
+        for key in at:
+            if isinstance(key, int):
+                node = node.items[key]
+            else:
+                member = node.member(key)
+                if member is None:
+                    raise UnsupportedEntry(f"{key!r} is missing")
+                node = member.value
+        if node.kind != "object":
+            raise UnsupportedEntry("the entry is not an object")
+        return node
+
+    def entry_text(self, at: KeyPath) -> str:
+        """The source text of the whole entry (a remote wrap records it to restore it exactly)."""
+        node = self._entry(at)
+        return self.text[node.start : node.end]
+
+    def replace_entry(self, at: KeyPath, raw: str) -> str:
+        """The text with the whole entry replaced by ``raw``."""
+        node = self._entry(at)
+        return _apply(self.text, [(node.start, node.end, raw)])
+
+    def wrap_remote(
+        self, at: KeyPath, shape: EntryShape, url_key: str | None, command: str, args: Sequence[str]
+    ) -> str:
+        """The text with a remote entry made a stdio one: the URL member (or the mcp-remote command and
+        args) becomes ``command`` and ``args``, ``headers`` goes, and a ``type`` says ``stdio``."""
+        entry = self._entry(at)
+        edits: list[tuple[int, int, str]] = []
+        if url_key is None:
+            _, cmd, old = self._parts(at, shape)
+            edits.append((cmd.value.start, cmd.value.end, _dumps(command)))
+            if old is None:
+                member = "," + self._member_sep(cmd) + _dumps(shape.args) + self._colon(cmd) + self._inline(args)
+                edits.append((cmd.value.end, cmd.value.end, member))
+            else:
+                edits.append((old.value.start, old.value.end, self._inline(args)))
+        else:
+            url = entry.member(url_key)
+            if url is None:
+                raise UnsupportedEntry(f"the entry has no {url_key!r}")
+            colon = self._colon(url)
+            text = (
+                _dumps(shape.command)
+                + colon
+                + _dumps(command)
+                + ","
+                + self._member_sep(url)
+                + _dumps(shape.args)
+                + colon
+                + self._inline(args)
+            )
+            edits.append((url.key_start, url.value.end, text))
+            headers = entry.member("headers")
+            if headers is not None:
+                edits.append(self._removal(entry, headers))
+        kind = entry.member("type")
+        if kind is not None:
+            edits.append((kind.value.start, kind.value.end, _dumps("stdio")))
+        return _apply(self.text, edits)
+
     # formatting helpers: imitate what is already there
 
     def _member_sep(self, member: jsonc.Member) -> str:

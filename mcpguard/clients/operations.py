@@ -14,15 +14,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mcpguard.clients import entries, formats
+from mcpguard.clients import entries, formats, jsonc
 from mcpguard.clients.discovery import ConfigFile, ServerEntry
 from mcpguard.clients.errors import ClientConfigError, VerifyFailed
 from mcpguard.clients.records import WrapRecord, WrapRecords
 from mcpguard.clients.rewrite import decode, update_file
 from mcpguard.clients.risk import Flag, assess
+from mcpguard.clients.table import Format
 from mcpguard.paths import AppPaths
+from mcpguard.secrets.base import SecretsError
+
+if TYPE_CHECKING:
+    from mcpguard.secrets.base import SecretStore
 
 Kind = Literal["wrap", "unwrap"]
 
@@ -75,6 +80,8 @@ class Plan:
     files: list[FilePlan] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    secrets: SecretStore | None = None
+    """Where secret headers of remote entries go (opened on first need when not given)."""
 
     @property
     def actions(self) -> list[Action]:
@@ -102,9 +109,15 @@ def make_plan(
     server: str | None = None,
     launcher: Sequence[str] | None = None,
     records: WrapRecords | None = None,
+    secrets: SecretStore | None = None,
+    remote: bool = False,
 ) -> Plan:
-    """Decide what to change and compute each file's new text (nothing is written)."""
-    plan = Plan(kind, list(launcher) if launcher is not None else entries.shim_launcher())
+    """Decide what to change and compute each file's new text (nothing is written).
+
+    ``remote`` also wraps remote entries (as ``mcpguard remote URL``, secret headers to ``secrets``);
+    without it they are left alone. Unwrap always handles remote entries mcpguard wrapped.
+    """
+    plan = Plan(kind, list(launcher) if launcher is not None else entries.shim_launcher(), secrets=secrets)
     for config in configs:
         if client is not None and config.spec.id != client:
             continue
@@ -115,18 +128,27 @@ def make_plan(
         for s in config.servers:
             if server is not None and s.name != server:
                 continue
-            reason = _skip_reason(kind, s)
+            reason = _skip_reason(kind, s, config, remote)
+            flags: list[Flag] = []
+            if reason is None and kind == "wrap" and s.transport == "remote":
+                reason, flags = _remote_check(plan, config, s)
+            if reason is None and kind == "unwrap" and _is_remote_wrap(s):
+                known = records.find(_file_key(config.path), s.container, s.name) if records is not None else None
+                if known is None or known.snapshot.args_style != "remote":
+                    reason = "a remote entry with no record of its original in this profile: restore it from the backup"
             if reason is not None:
                 plan.skipped.append(Skipped(s, reason))
                 continue
             argv = s.original or ()
-            actions.append(Action(s, argv, tuple(assess(argv))))
+            if s.transport != "remote" and not _is_remote_wrap(s):
+                flags = assess(argv)
+            actions.append(Action(s, argv, tuple(flags)))
         if not actions:
             continue
         file_plan = FilePlan(config, actions)
         try:
             file_plan.before = decode(config.path.read_bytes(), str(config.path))
-            file_plan.after, _, _ = _edit_text(kind, file_plan, file_plan.before, plan.launcher, records)
+            file_plan.after, _, _ = _edit_text(kind, file_plan, file_plan.before, plan, records)
         except (ClientConfigError, OSError) as exc:
             plan.errors.append(str(exc))
             continue
@@ -134,10 +156,16 @@ def make_plan(
     return plan
 
 
-def _skip_reason(kind: Kind, s: ServerEntry) -> str | None:
+def _is_remote_wrap(s: ServerEntry) -> bool:
+    return s.command is not None and (w := entries.parse_wrapped(s.command, s.args)) is not None and w.remote
+
+
+def _skip_reason(kind: Kind, s: ServerEntry, config: ConfigFile, remote: bool) -> str | None:
     if kind == "wrap":
-        if s.transport == "remote":
+        if s.transport == "remote" and not remote:
             return f"remote ({s.detail}): nothing runs on this machine to guard"
+        if s.transport == "remote" and config.location.format not in ("json", "jsonc"):
+            return f"remote ({s.detail}): remote entries in {config.location.format} files are not wrapped yet"
         if s.transport == "other":
             return f"not a command: {s.detail}"
         if s.guarded:
@@ -146,6 +174,87 @@ def _skip_reason(kind: Kind, s: ServerEntry) -> str | None:
     if not s.guarded:
         return "not guarded"
     return None
+
+
+_MARK = "{{mcpguard-keyring:%s}}"
+"""Stands for a secret header value in a recorded entry (wraps.json never holds the value)."""
+
+
+def _store(plan: Plan) -> SecretStore:
+    if plan.secrets is None:
+        from mcpguard.secrets.keyring_store import open_store
+
+        plan.secrets = open_store(AppPaths.from_env())
+    return plan.secrets
+
+
+def _remote_headers(
+    plan: Plan, server: str, source: entries.RemoteSource, raw: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The ``--header`` options of a remote entry and the secrets (keyring name -> value) they refer to.
+
+    Raises:
+        ClientConfigError: A header cannot be moved safely (a secret with no usable keyring, an
+            environment reference, a value written with escapes).
+    """
+    from mcpguard.secrets.base import SecretsUnavailable
+    from mcpguard.secrets.detect import classify
+
+    options: list[str] = []
+    secrets: dict[str, str] = {}
+    for header, value in source.headers:
+        where = f"the server {server!r}: header {header!r}"
+        if "${" in value:
+            raise ClientConfigError(f"{where} refers to an environment variable, which mcpguard remote does not expand")
+        if classify(header, value) is None:
+            options.append(f"{header}={value}")
+            continue
+        name = entries.header_secret_name(server, header)
+        try:
+            _store(plan).get(name)
+        except SecretsUnavailable as exc:
+            raise ClientConfigError(
+                f"{where} holds a secret and no keyring is usable ({exc}); mcpguard never writes a secret on a "
+                "command line, so this entry was not wrapped"
+            ) from None
+        if raw is not None and value not in raw:
+            raise ClientConfigError(f"{where} is written with escapes mcpguard cannot restore exactly; not wrapped")
+        secrets[name] = value
+        options.append(f"{header}={entries.KEYRING_REF}{name}")
+    return options, secrets
+
+
+def _remote_check(plan: Plan, config: ConfigFile, s: ServerEntry) -> tuple[str | None, list[Flag]]:
+    """Why a remote entry cannot be wrapped (None when it can), and the flags it deserves."""
+    try:
+        data = formats.load(
+            decode(config.path.read_bytes(), str(config.path)), config.location.format, str(config.path)
+        )
+        entry = formats.get_at(data.data, _resolve(data.data, s))
+    except (ClientConfigError, OSError, KeyError, IndexError) as exc:
+        return str(exc), []
+    source = entries.remote_source(entry, config.spec.shape)
+    if isinstance(source, str):
+        return f"remote ({s.detail}): {source}", []
+    if "${" in source.url:
+        return (
+            f"remote ({s.detail}): its URL refers to an environment variable, which mcpguard remote does not expand",
+            [],
+        )
+    try:
+        _remote_headers(plan, s.name, source)
+    except ClientConfigError as exc:
+        return str(exc), []
+    flags: list[Flag] = []
+    from mcpguard.remote.endpoint import is_loopback
+
+    lowered = source.url.lower()
+    if lowered.startswith("http://"):
+        host = lowered[7:].split("/", 1)[0].rsplit("@", 1)[-1]
+        host = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
+        if not is_loopback(host):
+            flags.append(Flag("danger", "plain http to another machine: mcpguard remote refuses it (use https://)"))
+    return None, flags
 
 
 def _resolve(data: Any, s: ServerEntry) -> formats.KeyPath:
@@ -163,9 +272,18 @@ def _resolve(data: Any, s: ServerEntry) -> formats.KeyPath:
 
 
 def _edit_text(
-    kind: Kind, file_plan: FilePlan, text: str, launcher: Sequence[str], records: WrapRecords | None
+    kind: Kind,
+    file_plan: FilePlan,
+    text: str,
+    plan: Plan,
+    records: WrapRecords | None,
+    secrets_out: dict[str, str] | None = None,
 ) -> tuple[str, list[WrapRecord], list[tuple[str, tuple[str, ...], str]]]:
-    """Apply every action of a file to ``text``, verifying each step; returns text and record changes."""
+    """Apply every action of a file to ``text``, verifying each step; returns text and record changes.
+
+    ``secrets_out`` receives the secret header values a remote wrap moves to the keyring.
+    """
+    launcher = plan.launcher
     config = file_plan.config
     shape = config.spec.shape
     fmt = config.location.format
@@ -183,6 +301,35 @@ def _edit_text(
         changed = ClientConfigError(
             f"the server {s.name!r} in {source} changed since it was read; run the command again"
         )
+        if kind == "wrap" and s.transport == "remote":
+            if now.transport != "remote" or now.detail != s.detail or not isinstance(doc, formats.JsonDocument):
+                raise changed
+            remote = entries.remote_source(entry, shape)
+            if isinstance(remote, str):
+                raise ClientConfigError(f"the server {s.name!r} in {source}: {remote}")
+            raw = doc.entry_text(at)
+            options, moved = _remote_headers(plan, s.name, remote, raw)
+            command, args = entries.remote_wrapped_argv(launcher, config.spec.id, s.name, remote.url, options)
+            wrapped_text = doc.wrap_remote(at, shape, remote.url_key, command, args)
+            expected = dict(entry)
+            if remote.url_key is not None:
+                expected.pop(remote.url_key)
+                expected.pop("headers", None)
+            if "type" in expected:
+                expected["type"] = "stdio"
+            expected[shape.command] = command
+            expected[shape.args] = args
+            after = formats.verify(doc, wrapped_text, fmt, source, at, expected)
+            for name, value in moved.items():
+                raw = raw.replace(value, _MARK % name)
+            snap = formats.Snapshot("", None, "remote", raw)
+            put.append(
+                WrapRecord(file_key, s.container, s.name, config.spec.id, snap, command, tuple(args), time.time())
+            )
+            if secrets_out is not None:
+                secrets_out.update(moved)
+            text, doc = wrapped_text, after
+            continue
         if now.command is None:
             raise changed
         wrapped = entries.parse_wrapped(now.command, now.args)
@@ -208,6 +355,10 @@ def _edit_text(
                 raise changed
             record = known.get((file_key, s.container, s.name))
             new_text = None
+            if wrapped.remote:
+                text, doc = _unwrap_remote(plan, doc, record, now, at, s.name, source, fmt)
+                drop.append((file_key, s.container, s.name))
+                continue
             if record is not None and (record.wrapped_command, record.wrapped_args) == (now.command, now.args):
                 candidate = doc.restore(at, shape, record.snapshot)
                 if candidate is not None:
@@ -234,6 +385,49 @@ def _edit_text(
     return text, put, drop
 
 
+def _unwrap_remote(
+    plan: Plan,
+    doc: formats.Document,
+    record: WrapRecord | None,
+    now: entries.Classified,
+    at: formats.KeyPath,
+    server: str,
+    source: str,
+    fmt: Format,
+) -> tuple[str, formats.Document]:
+    """Put a remote entry back from its record, secret header values from the keyring."""
+    import re
+
+    from mcpguard.secrets.base import SecretsUnavailable
+
+    if (
+        record is None
+        or record.snapshot.args_style != "remote"
+        or record.snapshot.entry_raw is None
+        or (record.wrapped_command, record.wrapped_args) != (now.command, now.args)
+        or not isinstance(doc, formats.JsonDocument)
+    ):
+        raise ClientConfigError(
+            f"the remote server {server!r} in {source} has no record of its original entry in this profile; "
+            "restore it from the backup"
+        )
+    raw = record.snapshot.entry_raw
+
+    def value(match: re.Match[str]) -> str:
+        try:
+            found = _store(plan).get(match.group(1))
+        except SecretsUnavailable as exc:
+            raise ClientConfigError(f"the server {server!r}: the keyring is not usable ({exc})") from None
+        if found is None:
+            raise ClientConfigError(f"the server {server!r}: the keyring has no {match.group(1)!r} any more")
+        return found
+
+    raw = re.sub(re.escape(_MARK).replace("%s", "(.+?)"), value, raw)
+    new_text = doc.replace_entry(at, raw)
+    expected = jsonc.parse(raw, comments=True, source=source).value
+    return new_text, formats.verify(doc, new_text, fmt, source, at, expected)
+
+
 def apply(plan: Plan, paths: AppPaths) -> list[Applied]:
     """Write every file of the plan (backup, atomic replace, verify); one file's failure spares the others."""
     records = WrapRecords(paths)
@@ -242,7 +436,13 @@ def apply(plan: Plan, paths: AppPaths) -> list[Applied]:
         changes: dict[str, Any] = {}
 
         def edit(text: str, file_plan: FilePlan = file_plan, changes: dict[str, Any] = changes) -> str:
-            new_text, put, drop = _edit_text(plan.kind, file_plan, text, plan.launcher, records)
+            moved: dict[str, str] = {}
+            new_text, put, drop = _edit_text(plan.kind, file_plan, text, plan, records, moved)
+            for name, value in moved.items():
+                try:
+                    _store(plan).set(name, value)
+                except SecretsError as exc:
+                    raise ClientConfigError(f"{file_plan.config.path}: could not store {name!r} ({exc})") from None
             changes["put"], changes["drop"] = put, drop
             return new_text
 

@@ -111,7 +111,10 @@ def print_plan(plan: Plan, out: TextIO, *, diff: bool = False, verbose_skips: bo
                 where = f" (project {s.project})" if s.scope == "local" else ""
                 disabled = " (disabled)" if s.disabled else ""
                 print(f"  {s.name}{where}{disabled}", file=out)
-                print(f"    command: {command_line(a.argv)}", file=out)
+                if plan.kind == "wrap" and s.transport == "remote":
+                    print(f"    remote:  {s.detail}, through {command_line([*plan.launcher, 'remote'])}", file=out)
+                else:
+                    print(f"    command: {command_line(a.argv)}", file=out)
                 if s.env:
                     print(f"    env:     {', '.join(s.env)}", file=out)
                 for f in a.flags:

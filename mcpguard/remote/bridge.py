@@ -318,7 +318,7 @@ def main(
     from mcpguard.proxy.pipeline import Pipeline
     from mcpguard.proxy.session import Session
     from mcpguard.proxy.steps import default_steps
-    from mcpguard.remote.endpoint import check_url, parse_headers
+    from mcpguard.remote.endpoint import KEYRING_REF, check_url, parse_headers, resolve_keyring_headers
     from mcpguard.remote.errors import RemoteError
     from mcpguard.remote.transport import DEFAULT_TIMEOUT, HttpTransport
 
@@ -334,6 +334,15 @@ def main(
 
     paths = AppPaths.from_env()
     logs.defer_setup(paths, prefix="remote")
+    if any(v.startswith(KEYRING_REF) for v in extra.values()):
+        from mcpguard.secrets.base import SecretsUnavailable
+        from mcpguard.secrets.keyring_store import open_store
+
+        try:
+            extra = resolve_keyring_headers(extra, open_store(paths).get)
+        except (RemoteError, SecretsUnavailable) as exc:
+            print(f"mcpguard: {exc}", file=sys.stderr)
+            return 2
     store = Store.open(paths)
     command = pinned_command(endpoint.identity, trust_issuer)
     auth = _oauth(endpoint, extra, paths, name, scope, client_id, client_metadata_url, trust_issuer)

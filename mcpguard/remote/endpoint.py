@@ -14,7 +14,7 @@ from mcpguard.remote.errors import BadHeader, InsecureURL
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     import httpx
 
@@ -37,6 +37,9 @@ RESERVED_HEADERS = frozenset(
 """Headers the transport sets itself; a user's value for them would break the protocol."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+KEYRING_REF = "@keyring:"
+"""``--header NAME=@keyring:SECRET``: the value is the keyring secret ``SECRET``, read at start."""
 
 
 class Endpoint:
@@ -148,3 +151,24 @@ def parse_headers(options: Iterable[str]) -> dict[str, str]:
 
 def _is_token(name: str) -> bool:
     return all(c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~") for c in name)
+
+
+def resolve_keyring_headers(headers: dict[str, str], lookup: Callable[[str], str | None]) -> dict[str, str]:
+    """``headers`` with every ``@keyring:SECRET`` value replaced by the secret (``lookup`` is called lazily).
+
+    Raises:
+        BadHeader: A named secret is not in the keyring (a ``SecretsUnavailable`` from ``lookup``
+            passes through).
+    """
+    resolved: dict[str, str] = {}
+    for name, value in headers.items():
+        if value.startswith(KEYRING_REF):
+            secret = value[len(KEYRING_REF) :]
+            found = lookup(secret)
+            if found is None:
+                raise BadHeader(f"--header {name}: the keyring has no secret named {secret!r}")
+            if any(c in found for c in "\r\n\x00"):
+                raise BadHeader(f"--header {name}: the value must not contain a line break")
+            value = found
+        resolved[name] = value
+    return resolved

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from mcpguard.remote.endpoint import check_url, is_loopback, parse_headers
+from mcpguard.remote.endpoint import check_url, is_loopback, parse_headers, resolve_keyring_headers
 from mcpguard.remote.errors import BadHeader, InsecureURL
 
 
@@ -122,3 +122,35 @@ def test_bad_headers_are_refused_without_echoing_values(option: str, words: str)
     assert words in str(caught.value)
     assert "secret-value" not in str(caught.value)
     assert "stolen" not in str(caught.value)
+
+
+def test_keyring_header_values_are_read_lazily_from_the_store() -> None:
+    headers = parse_headers(["Authorization=@keyring:remote/s/HEADER_Authorization", "X-Team: platform"])
+    asked: list[str] = []
+
+    def lookup(name: str) -> str | None:
+        asked.append(name)
+        return {"remote/s/HEADER_Authorization": "Bearer t0ken"}.get(name)
+
+    assert resolve_keyring_headers(headers, lookup) == {"Authorization": "Bearer t0ken", "X-Team": "platform"}
+    assert asked == ["remote/s/HEADER_Authorization"]
+    assert resolve_keyring_headers({"X-Team": "platform"}, lookup) == {"X-Team": "platform"}
+    assert len(asked) == 1
+
+
+def test_a_missing_keyring_header_is_refused_without_its_value() -> None:
+    with pytest.raises(BadHeader, match="no secret named 'remote/s/HEADER_X'"):
+        resolve_keyring_headers({"X": "@keyring:remote/s/HEADER_X"}, lambda name: None)
+    with pytest.raises(BadHeader, match="line break"):
+        resolve_keyring_headers({"X": "@keyring:n/X"}, lambda name: "a\nb")
+
+
+def test_the_bridge_refuses_a_keyring_header_it_cannot_read(
+    app_paths: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mcpguard.cli import main
+
+    ref = "Authorization=@keyring:remote/x/HEADER_Authorization"
+    assert main(["remote", "https://mcp.example/mcp", "--name", "x", "--header", ref]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mcpguard: ") and "keyring" in err.lower()
