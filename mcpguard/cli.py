@@ -164,8 +164,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--all", action="store_true", help="every server of every client found")
         p.add_argument("--dry-run", action="store_true", help="show the plan and a diff of each file; write nothing")
         p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation (scripts)")
+        if kind == "wrap":
+            p.add_argument(
+                "--remote",
+                action="store_true",
+                help="also turn remote entries (url, serverUrl, httpUrl, npx mcp-remote) into `mcpguard remote` "
+                "entries; secret headers go to the keyring",
+            )
         _project_arg(p)
-        p.set_defaults(handler=_cmd_wrap, kind=kind)
+        p.set_defaults(handler=_cmd_wrap, kind=kind, remote=False)
 
     demo = sub.add_parser("demo", help="watch mcpguard guard a bundled demo server, in the terminal")
     demo.add_argument("--keep", action="store_true", help="keep the demo's profile (printed) instead of a temp one")
@@ -773,7 +780,7 @@ def _cmd_wrap(args: argparse.Namespace) -> int:
         raise McpGuardError(f"say which servers to {kind}: --server NAME, --client ID, or --all")
     paths = AppPaths.from_env()
     records = WrapRecords(paths)
-    plan = make_plan(kind, _discover(args), client=args.client, server=args.server, records=records)
+    plan = make_plan(kind, _discover(args), client=args.client, server=args.server, records=records, remote=args.remote)
     print_plan(plan, sys.stdout, diff=args.dry_run, verbose_skips=args.server is not None or args.dry_run)
     if not plan.actions:
         if args.server is not None and not plan.skipped:

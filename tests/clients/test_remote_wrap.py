@@ -146,3 +146,27 @@ def test_a_wrapped_remote_entry_is_recognised_in_both_launcher_forms() -> None:
     assert wrapped is not None and wrapped.remote
     assert (wrapped.server, wrapped.client, wrapped.command) == ("docs", "cursor", "https://x/mcp")
     assert parse_wrapped("/opt/mcpguard", ["remote", "https://x/mcp", "--name", "d"]) is not None
+
+
+def test_cli_wraps_remote_entries_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mcpguard wrap --all` leaves remote entries alone; `--remote` turns them into `mcpguard remote`."""
+    from mcpguard.cli import main
+
+    home = tmp_path / "home"
+    config = home / ".cursor" / "mcp.json"
+    config.parent.mkdir(parents=True)
+    original = b'{\n  "mcpServers": {\n    "linear": { "url": "https://mcp.linear.app/mcp" }\n  }\n}\n'
+    config.write_bytes(original)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    main(["wrap", "--all", "--yes"])
+    assert config.read_bytes() == original
+    assert main(["wrap", "--all", "--remote", "--yes"]) == 0
+    wrapped = json.loads(config.read_bytes())["mcpServers"]["linear"]
+    assert wrapped["args"][:2] == ["remote", "https://mcp.linear.app/mcp"]
+    assert "url" not in wrapped
+    assert main(["unwrap", "--all", "--yes"]) == 0
+    assert config.read_bytes() == original
+    capsys.readouterr()
