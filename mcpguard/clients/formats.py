@@ -467,26 +467,7 @@ class YamlDocument(Document):
 
     def _flow_span(self, entry: Any, shape: EntryShape) -> tuple[int, int]:
         start = self._off(entry.lc.value(shape.args))
-        if self.text[start : start + 1] != "[":
-            raise UnsupportedEntry("the args list is not where YAML says")
-        depth, i, quote = 0, start, ""
-        while i < len(self.text):
-            ch = self.text[i]
-            if quote:
-                if ch == "\\" and quote == '"':
-                    i += 1
-                elif ch == quote:
-                    quote = ""
-            elif ch in "\"'":
-                quote = ch
-            elif ch == "[":
-                depth += 1
-            elif ch == "]":
-                depth -= 1
-                if depth == 0:
-                    return start, i + 1
-            i += 1
-        raise UnsupportedEntry("the args list never ends")
+        return start, flow_collection_end(self.text, start, "[", "the args list")
 
     def _item(self, seq: Any, index: int) -> int:
         return self._off(seq.lc.item(index))
@@ -685,3 +666,35 @@ class TomlDocument(Document):
         for _ in range(min(drop, len(array))):
             del array[0]
         return str(doc.as_string())
+
+
+def flow_collection_end(text: str, start: int, opening: str, what: str) -> int:
+    """The index just past the YAML flow collection (``[...]`` or ``{...}``) that opens at ``start``.
+
+    Quoted scalars may hold brackets, so quotes (with ``\\`` escapes in double quotes) are skipped.
+    ``what`` names the collection in the error.
+
+    Raises:
+        UnsupportedEntry: ``start`` is not ``opening``, or the collection never closes.
+    """
+    closing = {"[": "]", "{": "}"}[opening]
+    if text[start : start + 1] != opening:
+        raise UnsupportedEntry(f"{what} is not where YAML says")
+    depth, i, quote = 0, start, ""
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote == '"':
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == opening:
+            depth += 1
+        elif ch == closing:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    raise UnsupportedEntry(f"{what} never ends")

@@ -26,7 +26,6 @@ from PySide6.QtGui import (
     QIcon,
     QPainter,
     QPainterPath,
-    QPalette,
     QPen,
     QPixmap,
     QShowEvent,
@@ -57,6 +56,7 @@ from PySide6.QtWidgets import (
 
 from mcpguard.errors import McpGuardError, UnknownItem, UnknownServer
 from mcpguard.gui.hidden_text import to_html
+from mcpguard.gui.style import mute
 from mcpguard.pinning.fingerprint import short
 from mcpguard.pinning.store import IDENTITY_KINDS, Decision, ItemView, ServerRecord, Store, Version
 from mcpguard.policy import Status
@@ -220,7 +220,7 @@ class ServersView(QWidget):
         self._empty_page = QLabel("Select a server or one of its tools to see its versions and decisions.")
         self._empty_page.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._empty_page.setWordWrap(True)
-        _mute(self._empty_page)
+        mute(self._empty_page)
         self.details.addWidget(self._empty_page)
         self.details.addWidget(self._build_server_page())
         self.details.addWidget(self._build_item_page())
@@ -289,7 +289,7 @@ class ServersView(QWidget):
             "its rows."
         )
         forget_note.setWordWrap(True)
-        _mute(forget_note)
+        mute(forget_note)
         buttons = QHBoxLayout()
         buttons.addWidget(self.forget_button)
         buttons.addStretch(1)
@@ -381,7 +381,7 @@ class ServersView(QWidget):
         self.approve_version_button.clicked.connect(self._on_approve_version_button_clicked)
         self._version_note = QLabel()
         self._version_note.setWordWrap(True)
-        _mute(self._version_note)
+        mute(self._version_note)
         version_row = QHBoxLayout()
         version_row.addWidget(self.approve_version_button)
         version_row.addWidget(self._version_note, 1)
@@ -846,20 +846,6 @@ def _fingerprint_field(font: QFont) -> QLineEdit:
     field.setFont(font)
     field.setStyleSheet("QLineEdit { background: transparent; }")
     return field
-
-
-def _mute(label: QLabel) -> None:
-    """Secondary text: between the text and background colours, still well readable (unlike disabled text)."""
-    palette = label.palette()
-    text = palette.color(QPalette.ColorRole.WindowText)
-    ground = palette.color(QPalette.ColorRole.Window)
-    mixed = QColor(
-        round(text.red() * 0.62 + ground.red() * 0.38),
-        round(text.green() * 0.62 + ground.green() * 0.38),
-        round(text.blue() * 0.62 + ground.blue() * 0.38),
-    )
-    palette.setColor(QPalette.ColorRole.WindowText, mixed)
-    label.setPalette(palette)
 
 
 def _heading(text: str) -> QLabel:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from mcpguard import autostart
 from mcpguard.errors import McpGuardError
+from mcpguard.gui.style import mute
 from mcpguard.pinning.store import Store
 from mcpguard.settings import DEFAULTS
 
@@ -215,22 +215,8 @@ def _note(text: str) -> QLabel:
     font = label.font()
     font.setPointSizeF(font.pointSizeF() * 0.92)
     label.setFont(font)
-    _mute(label)
+    mute(label)
     return label
-
-
-def _mute(label: QLabel) -> None:
-    """Secondary text: between the text and background colours, still well readable (unlike disabled text)."""
-    palette = label.palette()
-    text = palette.color(QPalette.ColorRole.WindowText)
-    ground = palette.color(QPalette.ColorRole.Window)
-    mixed = QColor(
-        round(text.red() * 0.62 + ground.red() * 0.38),
-        round(text.green() * 0.62 + ground.green() * 0.38),
-        round(text.blue() * 0.62 + ground.blue() * 0.38),
-    )
-    palette.setColor(QPalette.ColorRole.WindowText, mixed)
-    label.setPalette(palette)
 
 
 def _on_off(flag: bool) -> str:

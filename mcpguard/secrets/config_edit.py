@@ -17,7 +17,7 @@ from typing import Any
 
 from mcpguard.clients import jsonc
 from mcpguard.clients.errors import UnsupportedEntry
-from mcpguard.clients.formats import KeyPath, load, verify
+from mcpguard.clients.formats import KeyPath, flow_collection_end, load, verify
 from mcpguard.clients.table import Format
 
 
@@ -188,7 +188,7 @@ def _yaml_remove(text: str, at: KeyPath, block: str, names: list[str]) -> str:
         if len(removing) != len(mapping):
             raise UnsupportedEntry(f"the {block!r} mapping is written in flow style ({{...}})")
         start = off(entry.lc.value(block))
-        end = _flow_end(text, start)
+        end = flow_collection_end(text, start, "{", "the flow mapping")
         return text[:start] + "{}" + text[end:]
     spans = []
     for name in removing:
@@ -205,29 +205,6 @@ def _yaml_remove(text: str, at: KeyPath, block: str, names: list[str]) -> str:
     for start, end in sorted(spans, reverse=True):
         text = text[:start] + text[end:]
     return text
-
-
-def _flow_end(text: str, start: int) -> int:
-    if text[start : start + 1] != "{":
-        raise UnsupportedEntry("the flow mapping is not where YAML says")
-    depth, i, quote = 0, start, ""
-    while i < len(text):
-        ch = text[i]
-        if quote:
-            if ch == "\\" and quote == '"':
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    raise UnsupportedEntry("the flow mapping never ends")
 
 
 # -- TOML ------------------------------------------------------------------------------------------
