@@ -176,17 +176,7 @@ class JsonDocument(Document):
         self.data = self.root.value
 
     def _parts(self, at: KeyPath, shape: EntryShape) -> tuple[jsonc.Node, jsonc.Member, jsonc.Member | None]:
-        node = self.root
-        for key in at:
-            if isinstance(key, int):
-                node = node.items[key]
-            else:
-                member = node.member(key)
-                if member is None:
-                    raise UnsupportedEntry(f"{key!r} is missing")
-                node = member.value
-        if node.kind != "object":
-            raise UnsupportedEntry("the entry is not an object")
+        node = self._entry(at)
         cmd = node.member(shape.command)
         if cmd is None or cmd.value.kind != "string":
             raise UnsupportedEntry(f"the entry's {shape.command!r} is not a string")
