@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,9 @@ from mcpguard.clients import entries
 from mcpguard.clients.errors import ClientConfigError
 from mcpguard.clients.formats import KeyPath, load
 from mcpguard.clients.rewrite import decode
+from mcpguard.clients.risk import Flag
 from mcpguard.clients.table import CLIENTS, ClientSpec, Location, current_platform, expand
+from mcpguard.clients.token_audience import TokenUse, audience_flags, reuse_flags, token_uses
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,11 @@ class ServerEntry:
     project: str | None = None
     """The project this entry belongs to (Claude Code's per-project servers, project files)."""
     scope: str = "user"
+    tokens: tuple[TokenUse, ...] = field(default=(), compare=False, repr=False)
+    """The literal tokens the entry sends and where (never their values): what :attr:`token_flags` come from."""
+    token_flags: tuple[Flag, ...] = ()
+    """Tokens sent to a server they were not issued for, expired, or also sent to another origin by another
+    entry (:mod:`mcpguard.clients.token_audience`); the last kind only when :func:`discover` read every config."""
 
     @property
     def key(self) -> tuple[str, str, tuple[str, ...], str]:
@@ -106,6 +113,7 @@ def entries_of(data: Any, spec: ClientSpec, location: Location, path: Path, proj
                     original = (wrapped.command, *wrapped.args)
                 elif c.command:
                     original = (c.command, *c.args)
+                tokens = token_uses(value, shape)
                 out.append(
                     ServerEntry(
                         client=spec.id,
@@ -124,6 +132,8 @@ def entries_of(data: Any, spec: ClientSpec, location: Location, path: Path, proj
                         env=entries.env_names(value),
                         project=star if star is not None else (str(project) if project else None),
                         scope="project" if project is not None else ("local" if star is not None else "user"),
+                        tokens=tokens,
+                        token_flags=tuple(audience_flags(tokens)),
                     )
                 )
     return out
@@ -188,7 +198,26 @@ def discover(
                 continue
             seen.add((spec.id, match))
             found.append(read_config(spec, location, path, project))
-    return found
+    return with_reuse_flags(found)
+
+
+def with_reuse_flags(configs: Sequence[ConfigFile]) -> list[ConfigFile]:
+    """The configs with a flag on every entry whose token another entry (any file, any client) sends elsewhere.
+
+    Reuse can only be seen across all the configs at once, so it is added here rather than per file.
+    """
+    everything = [(c, s) for c in configs for s in c.servers]
+    if not any(s.tokens for _, s in everything):
+        return list(configs)
+    extra = iter(reuse_flags([(f"{s.name!r} of {c.spec.name}", s.tokens) for c, s in everything]))
+    out: list[ConfigFile] = []
+    for c in configs:
+        servers = []
+        for s in c.servers:
+            flags = next(extra)
+            servers.append(replace(s, token_flags=(*s.token_flags, *flags)) if flags else s)
+        out.append(replace(c, servers=tuple(servers)))
+    return out
 
 
 def _glob_pattern(pattern: str) -> str:

@@ -203,19 +203,32 @@ class RemoteSource:
     headers: tuple[tuple[str, str], ...]
     url_key: str | None
     """``url``, ``serverUrl`` or ``httpUrl``; None for an ``npx mcp-remote URL`` command."""
+    drop: tuple[str, ...] = ()
+    """The entry's keys that held the headers (``headers``, ``http_headers``, ``requestOptions``):
+    the wrapped entry passes them as options, so they go."""
 
 
 def remote_source(entry: Any, shape: EntryShape) -> RemoteSource | str:
     """The URL and headers of a remote entry, or a sentence saying why it cannot be wrapped."""
     if not isinstance(entry, Mapping):
         return "the entry is not an object"
+    for key in shape.remote_refused:
+        if key in entry:
+            return f"its {key!r} (a header from the environment or an inline token) has no mcpguard remote equivalent"
+    kind = entry.get("type")
+    if isinstance(kind, str) and kind.lower() in ("websocket", "ws"):
+        return "a websocket server: mcpguard remote speaks Streamable HTTP and SSE"
     for key in shape.remote_keys:
         address = entry.get(key)
         if isinstance(address, str):
-            block = entry.get("headers", {})
-            if not isinstance(block, Mapping) or not all(isinstance(v, str) for v in block.values()):
-                return "its 'headers' is not an object of strings"
-            return RemoteSource(address, tuple((str(k), v) for k, v in block.items()), key)
+            if shape.command in entry or shape.args in entry:
+                return (
+                    f"it has both {key!r} and {shape.command!r} or {shape.args!r}: which one the client uses is unclear"
+                )
+            found = _static_headers(entry, shape)
+            if isinstance(found, str):
+                return found
+            return RemoteSource(address, found[0], key, found[1])
     command = entry.get(shape.command)
     args = entry.get(shape.args, [])
     if not isinstance(command, str) or not isinstance(args, list) or not all(isinstance(a, str) for a in args):
@@ -252,6 +265,36 @@ def remote_source(entry: Any, shape: EntryShape) -> RemoteSource | str:
     if url is None:
         return "its mcp-remote command names no URL"
     return RemoteSource(url, tuple(headers), None)
+
+
+def _static_headers(
+    entry: Mapping[str, Any], shape: EntryShape
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]] | str:
+    """The headers a URL entry sends and the keys that hold them, or why they cannot be passed on.
+
+    A nested place (Continue's ``requestOptions.headers``) is given up whole, so it may hold nothing
+    but the headers: its other options (a proxy, TLS settings) have no ``mcpguard remote`` equivalent.
+    """
+    headers: list[tuple[str, str]] = []
+    drop: list[str] = []
+    for path in shape.header_keys:
+        node: Any = entry
+        for key in path:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if node is None:
+            if len(path) == 1 and path[0] in entry:
+                drop.append(path[0])  # an empty ``headers:`` goes too
+            continue
+        name = ".".join(path)
+        if not isinstance(node, Mapping) or not all(isinstance(v, str) for v in node.values()):
+            return f"its {name!r} is not an object of strings"
+        holder = entry.get(path[0])
+        if len(path) > 1 and isinstance(holder, Mapping) and set(holder) != {path[1]}:
+            others = ", ".join(sorted(str(k) for k in holder if k != path[1]))
+            return f"its {path[0]!r} also sets {others}, which mcpguard remote has no option for"
+        headers += [(str(k), v) for k, v in node.items()]
+        drop.append(path[0])
+    return tuple(headers), tuple(drop)
 
 
 def header_secret_name(server: str, header: str) -> str:

@@ -41,15 +41,24 @@ class Snapshot:
     args_style: str
     """``json``, ``flow``, ``block``, ``toml`` or ``absent``: restore refuses a mismatch."""
     entry_raw: str | None = None
-    """TOML inline tables: the whole table (tomlkit cannot remove a key from one without a trace)."""
+    """TOML inline tables: the whole table (tomlkit cannot remove a key from one without a trace).
+    Remote entries: the whole JSON entry, or for YAML and TOML the lines the wrap replaced."""
+    wrapped_raw: str | None = None
+    """Remote entries of YAML and TOML: the lines the wrap wrote in place of ``entry_raw``. Unwrap
+    finds them again by their text, which holds the server's name and URL and so occurs once."""
 
     def to_json(self) -> dict[str, Any]:
         """The form stored in wraps.json."""
-        return asdict(self)
+        doc = asdict(self)
+        if self.wrapped_raw is None:
+            del doc["wrapped_raw"]  # records of local wraps keep the shape older versions read
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Snapshot:
-        return cls(doc["command_raw"], doc.get("args_raw"), doc["args_style"], doc.get("entry_raw"))
+        return cls(
+            doc["command_raw"], doc.get("args_raw"), doc["args_style"], doc.get("entry_raw"), doc.get("wrapped_raw")
+        )
 
 
 class Document(ABC):
@@ -74,6 +83,43 @@ class Document(ABC):
     @abstractmethod
     def unprefix(self, at: KeyPath, shape: EntryShape, command: str, drop: int) -> str:
         """The text with the command set to ``command`` and the first ``drop`` args removed."""
+
+    @abstractmethod
+    def wrap_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str | None,
+        command: str,
+        args: Sequence[str],
+        drop: Sequence[str] = ("headers",),
+    ) -> str:
+        """The text with a remote entry made a stdio one: the URL member (or the mcp-remote command and
+        args) becomes ``command`` and ``args``, the ``drop`` keys (its headers) go, a ``type`` says ``stdio``."""
+
+
+def changed_lines(before: str, after: str) -> tuple[str, str]:
+    """The whole lines that differ between two texts: ``(old, new)``, everything around them equal.
+
+    A remote wrap of a YAML or TOML entry records both, so unwrap can put ``old`` back in place of
+    ``new`` byte for byte, whichever library wrote ``new``.
+    """
+    start = 0
+    limit = min(len(before), len(after))
+    while start < limit and before[start] == after[start]:
+        start += 1
+    start = _line_start(before, start)
+    tail = 0
+    limit = min(len(before), len(after)) - start
+    while tail < limit and before[-1 - tail] == after[-1 - tail]:
+        tail += 1
+    end_before, end_after = len(before) - tail, len(after) - tail
+    if not (before[end_before - 1 : end_before] == after[end_after - 1 : end_after] == "\n"):
+        # move both ends to the end of the line, within the tail the texts share
+        nl = before.find("\n", end_before)
+        grow = nl + 1 - end_before if nl >= 0 else tail
+        end_before, end_after = end_before + grow, end_after + grow
+    return before[start:end_before], after[start:end_after]
 
 
 def load(text: str, fmt: Format, source: str) -> Document:
@@ -104,7 +150,7 @@ def get_at(data: Any, at: KeyPath) -> Any:
     return node
 
 
-def _same_except(a: Any, b: Any, at: KeyPath) -> bool:
+def same_except(a: Any, b: Any, at: KeyPath) -> bool:
     """``a == b`` everywhere but at the key path ``at`` (without copying big documents)."""
     if not at:
         return True
@@ -112,11 +158,11 @@ def _same_except(a: Any, b: Any, at: KeyPath) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys() or key not in a:
             return False
-        return all(a[k] == b[k] for k in a if k != key) and _same_except(a[key], b[key], rest)
+        return all(a[k] == b[k] for k in a if k != key) and same_except(a[key], b[key], rest)
     if isinstance(a, list) and isinstance(b, list) and isinstance(key, int):
         if len(a) != len(b) or not 0 <= key < len(a):
             return False
-        return all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != key) and _same_except(
+        return all(x == y for i, (x, y) in enumerate(zip(a, b, strict=True)) if i != key) and same_except(
             a[key], b[key], rest
         )
     return False
@@ -138,7 +184,7 @@ def verify(before: Document, after_text: str, fmt: Format, source: str, at: KeyP
         entry = None
     if entry is None or entry != expected:
         raise VerifyFailed(f"the edited entry in {source} would not read back as intended; the file was left as it was")
-    if not _same_except(after.data, before.data, at):
+    if not same_except(after.data, before.data, at):
         raise VerifyFailed(f"editing {source} would have changed more than the entry; the file was left as it was")
     return after
 
@@ -257,10 +303,14 @@ class JsonDocument(Document):
         return _apply(self.text, [(node.start, node.end, raw)])
 
     def wrap_remote(
-        self, at: KeyPath, shape: EntryShape, url_key: str | None, command: str, args: Sequence[str]
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str | None,
+        command: str,
+        args: Sequence[str],
+        drop: Sequence[str] = ("headers",),
     ) -> str:
-        """The text with a remote entry made a stdio one: the URL member (or the mcp-remote command and
-        args) becomes ``command`` and ``args``, ``headers`` goes, and a ``type`` says ``stdio``."""
         entry = self._entry(at)
         edits: list[tuple[int, int, str]] = []
         if url_key is None:
@@ -287,9 +337,10 @@ class JsonDocument(Document):
                 + self._inline(args)
             )
             edits.append((url.key_start, url.value.end, text))
-            headers = entry.member("headers")
-            if headers is not None:
-                edits.append(self._removal(entry, headers))
+            for name in drop:
+                held = entry.member(name)
+                if held is not None:
+                    edits.append(self._removal(entry, held))
         kind = entry.member("type")
         if kind is not None:
             edits.append((kind.value.start, kind.value.end, _dumps("stdio")))
@@ -553,6 +604,81 @@ class YamlDocument(Document):
                 edits.append((a, _line_start(self.text, self._item(seq, drop)), ""))
         return _apply(self.text, edits)
 
+    def wrap_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str | None,
+        command: str,
+        args: Sequence[str],
+        drop: Sequence[str] = ("headers",),
+    ) -> str:
+        entry = self._map(at)
+        flow = "[" + ", ".join(_yaml_scalar(a) for a in args) + "]"
+        edits: list[tuple[int, int, str]] = []
+        if url_key is None:
+            start, end = self._command_span(entry, shape)
+            edits.append((start, end, _yaml_scalar(command)))
+            style, seq = self._args(entry, shape)
+            if style == "flow":
+                edits.append((*self._flow_span(entry, shape), flow))
+            elif style == "block" and seq:
+                line, stop, indent = self._block_range(seq)
+                edits.append((line, stop, "".join(f"{indent}- {_yaml_scalar(a)}{self.nl}" for a in args)))
+            else:
+                raise UnsupportedEntry("the mcp-remote entry has no args list mcpguard can rewrite")
+        else:
+            if not isinstance(entry.get(url_key), str):
+                raise UnsupportedEntry(f"the entry's {url_key!r} is not a string")
+            key = self._off(entry.lc.key(url_key))
+            end = self._scalar_end(self._off(entry.lc.value(url_key)))
+            edits.append((key, end, f"{shape.command}: {_yaml_scalar(command)}"))
+            pos = _line_end(self.text, end)
+            lead = "" if self.text[pos - 1 : pos] == "\n" else self.nl
+            col = entry.lc.key(url_key)[1]
+            edits.append((pos, pos, lead + " " * col + f"{shape.args}: {flow}" + self.nl))
+        for name in drop:
+            if name in entry:
+                edits.append(self._key_lines(entry, name))
+        if isinstance(entry.get("type"), str):
+            start = self._off(entry.lc.value("type"))
+            edits.append((start, self._scalar_end(start), "stdio"))
+        return _apply(self.text, edits)
+
+    def _key_lines(self, entry: Any, name: str) -> tuple[int, int, str]:
+        """The edit that deletes a key and its value, whole lines, comments inside the value included."""
+        line, col = entry.lc.key(name)
+        key = self._off((line, col))
+        first = _line_start(self.text, key)
+        if self.text[first:key].strip(" ") != "":
+            raise UnsupportedEntry(f"the entry's {name!r} shares its line with a list dash; mcpguard does not edit it")
+        value = entry[name]
+        if value is None:
+            return first, _line_end(self.text, key), ""
+        start = self._off(entry.lc.value(name))
+        if hasattr(value, "fa") and value.fa.flow_style():
+            opening = "{" if isinstance(value, dict) else "["
+            return first, _line_end(self.text, flow_collection_end(self.text, start, opening, repr(name))), ""
+        if not hasattr(value, "fa"):
+            return first, _line_end(self.text, self._scalar_end(start)), ""
+        # a block collection: every following line indented deeper than the key (or blank, or a
+        # comment) is part of it; trailing blank lines are not
+        end = _line_end(self.text, key)
+        pos = end
+        while pos < len(self.text):
+            stop = _line_end(self.text, pos)
+            body = self.text[pos:stop].rstrip("\r\n")
+            stripped = body.lstrip(" ")
+            indent = len(body) - len(stripped)
+            if stripped and not stripped.startswith("#") and indent <= col:
+                break
+            if stripped.startswith("#") and indent <= col:
+                break
+            if stripped:
+                end = stop
+            pos = stop
+        return first, end, ""
+
 
 # -- TOML: tomlkit keeps the document's formatting and comments -------------------------------------
 
@@ -655,6 +781,49 @@ class TomlDocument(Document):
         array = table[shape.args]
         for _ in range(min(drop, len(array))):
             del array[0]
+        return str(doc.as_string())
+
+    def wrap_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str | None,
+        command: str,
+        args: Sequence[str],
+        drop: Sequence[str] = ("headers",),
+    ) -> str:
+        import tomlkit
+        from tomlkit.items import InlineTable, Item, Table
+
+        doc = self._fresh()
+        if url_key is None:
+            _, table = self._table(doc, at, shape)
+            table[shape.command] = command
+            table[shape.args] = tomlkit.item(list(args))
+        else:
+            parent = doc
+            for key in at[:-1]:
+                parent = parent[key]
+            table = parent[at[-1]]
+            if not isinstance(table, Table | InlineTable):
+                raise UnsupportedEntry("the entry is not a table of its own (dotted keys are not edited)")
+            if not isinstance(table.get(url_key), str):
+                raise UnsupportedEntry(f"the entry's {url_key!r} is not a string")
+            new_command = tomlkit.item(command)
+            url = table.item(url_key)
+            if isinstance(url, Item) and url.trivia.comment:
+                # the URL line's comment stays on the line that replaces it
+                new_command.trivia.comment_ws = url.trivia.comment_ws
+                new_command.trivia.comment = url.trivia.comment
+            # tomlkit has no public "insert after"; command and args take the URL's place
+            table.value._insert_after(url_key, shape.command, new_command)
+            table.value._insert_after(shape.command, shape.args, tomlkit.item(list(args)))
+            table.remove(url_key)
+        for key in drop:
+            if key in table:
+                table.remove(key)
+        if isinstance(table.get("type"), str):
+            table["type"] = "stdio"
         return str(doc.as_string())
 
 

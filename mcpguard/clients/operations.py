@@ -22,7 +22,7 @@ from mcpguard.clients.errors import ClientConfigError, VerifyFailed
 from mcpguard.clients.records import WrapRecord, WrapRecords
 from mcpguard.clients.rewrite import decode, update_file
 from mcpguard.clients.risk import Flag, assess
-from mcpguard.clients.table import Format
+from mcpguard.clients.table import EntryShape, Format
 from mcpguard.paths import AppPaths
 from mcpguard.secrets.base import SecretsError
 
@@ -33,12 +33,26 @@ Kind = Literal["wrap", "unwrap"]
 
 
 @dataclass(frozen=True)
+class RemoteWrap:
+    """What wrapping a remote entry does, for the consent screen: header names, never their values."""
+
+    url: str
+    keyring_headers: tuple[str, ...]
+    """Headers whose values look like secrets: they move to the keyring, the entry names the item."""
+    plain_headers: tuple[str, ...]
+    """Headers passed on the command line as they are (visible in the process list)."""
+
+
+@dataclass(frozen=True)
 class Action:
     """One entry to change, with the command line to show the user in full."""
 
     server: ServerEntry
     argv: tuple[str, ...]
+    """The server's own command; for a remote wrap, the ``mcpguard remote`` command the client will run."""
     flags: tuple[Flag, ...]
+    remote: RemoteWrap | None = None
+    """Set when a remote entry is wrapped."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +71,17 @@ class FilePlan:
     actions: list[Action]
     before: str = ""
     after: str = ""
+    secret_values: set[str] = field(default_factory=set, repr=False)
+    """Header values a remote wrap moves to the keyring (or an unwrap brings back): never shown."""
 
     def diff(self) -> str:
-        """A unified diff of the file now and after the change."""
+        """A unified diff of the file now and after the change, secret header values masked.
+
+        The values are in the file already, but a diff is shown on screen, printed to terminals and
+        pasted into bug reports: the user needs to see where a secret goes, not the secret.
+        """
         name = str(self.config.path)
-        return "".join(
+        text = "".join(
             difflib.unified_diff(
                 self.before.splitlines(keepends=True),
                 self.after.splitlines(keepends=True),
@@ -69,6 +89,13 @@ class FilePlan:
                 tofile=name,
             )
         )
+        for value in sorted(self.secret_values, key=len, reverse=True):
+            text = text.replace(value, SECRET_MASK)
+        return text
+
+
+SECRET_MASK = "<secret, kept in the keyring>"
+"""What a diff shows in place of a header value that moves to (or comes back from) the keyring."""
 
 
 @dataclass
@@ -128,21 +155,25 @@ def make_plan(
         for s in config.servers:
             if server is not None and s.name != server:
                 continue
-            reason = _skip_reason(kind, s, config, remote)
+            reason = _skip_reason(kind, s, remote)
             flags: list[Flag] = []
+            preview: tuple[tuple[str, ...], RemoteWrap] | None = None
             if reason is None and kind == "wrap" and s.transport == "remote":
-                reason, flags = _remote_check(plan, config, s)
+                reason, flags, preview = _remote_check(plan, config, s)
             if reason is None and kind == "unwrap" and _is_remote_wrap(s):
                 known = records.find(_file_key(config.path), s.container, s.name) if records is not None else None
-                if known is None or known.snapshot.args_style != "remote":
-                    reason = "a remote entry with no record of its original in this profile: restore it from the backup"
+                reason = _remote_unwrap_check(config, s, known)
             if reason is not None:
                 plan.skipped.append(Skipped(s, reason))
                 continue
             argv = s.original or ()
             if s.transport != "remote" and not _is_remote_wrap(s):
                 flags = assess(argv)
-            actions.append(Action(s, argv, tuple(flags)))
+            flags = [*flags, *s.token_flags]
+            if preview is not None:
+                actions.append(Action(s, preview[0], tuple(flags), preview[1]))
+            else:
+                actions.append(Action(s, argv, tuple(flags)))
         if not actions:
             continue
         file_plan = FilePlan(config, actions)
@@ -156,16 +187,39 @@ def make_plan(
     return plan
 
 
+def _remote_unwrap_check(config: ConfigFile, s: ServerEntry, known: WrapRecord | None) -> str | None:
+    """Why a wrapped remote entry cannot be put back exactly (None when it can).
+
+    Its original is only in the record, so an entry edited where mcpguard wrote is left for the user
+    to restore from the backup rather than half-restored; the file's other entries are still unwrapped.
+    """
+    if known is None or known.snapshot.args_style != "remote":
+        return "a remote entry with no record of its original in this profile: restore it from the backup"
+    edited = "a remote entry edited since mcpguard wrapped it: restore it from the backup or edit it by hand"
+    if (known.wrapped_command, known.wrapped_args) != (s.command, s.args):
+        return edited
+    wrote = known.snapshot.wrapped_raw
+    if wrote is not None:
+        try:
+            text = decode(config.path.read_bytes(), str(config.path))
+        except (ClientConfigError, OSError) as exc:
+            return str(exc)
+        if text.count(wrote) != 1:
+            return edited
+    return None
+
+
 def _is_remote_wrap(s: ServerEntry) -> bool:
     return s.command is not None and (w := entries.parse_wrapped(s.command, s.args)) is not None and w.remote
 
 
-def _skip_reason(kind: Kind, s: ServerEntry, config: ConfigFile, remote: bool) -> str | None:
+def _skip_reason(kind: Kind, s: ServerEntry, remote: bool) -> str | None:
     if kind == "wrap":
         if s.transport == "remote" and not remote:
-            return f"remote ({s.detail}): nothing runs on this machine to guard"
-        if s.transport == "remote" and config.location.format not in ("json", "jsonc"):
-            return f"remote ({s.detail}): remote entries in {config.location.format} files are not wrapped yet"
+            return (
+                f"remote ({s.detail}): wrapped only on request (mcpguard wrap --remote; in the tray, "
+                "'Also guard remote servers')"
+            )
         if s.transport == "other":
             return f"not a command: {s.detail}"
         if s.guarded:
@@ -205,7 +259,7 @@ def _remote_headers(
     for header, value in source.headers:
         where = f"the server {server!r}: header {header!r}"
         if "${" in value:
-            raise ClientConfigError(f"{where} refers to an environment variable, which mcpguard remote does not expand")
+            raise ClientConfigError(f"{where} refers to a variable (${{...}}), which mcpguard remote does not expand")
         if classify(header, value) is None:
             options.append(f"{header}={value}")
             continue
@@ -224,27 +278,44 @@ def _remote_headers(
     return options, secrets
 
 
-def _remote_check(plan: Plan, config: ConfigFile, s: ServerEntry) -> tuple[str | None, list[Flag]]:
-    """Why a remote entry cannot be wrapped (None when it can), and the flags it deserves."""
+def _remote_check(
+    plan: Plan, config: ConfigFile, s: ServerEntry
+) -> tuple[str | None, list[Flag], tuple[tuple[str, ...], RemoteWrap] | None]:
+    """Why a remote entry cannot be wrapped (None when it can), the flags it deserves, and what the
+    wrap will write: the command line and the headers' fate (shown before consent)."""
     try:
         data = formats.load(
             decode(config.path.read_bytes(), str(config.path)), config.location.format, str(config.path)
         )
-        entry = formats.get_at(data.data, _resolve(data.data, s))
+        at = _resolve(data.data, s)
+        entry = formats.get_at(data.data, at)
     except (ClientConfigError, OSError, KeyError, IndexError) as exc:
-        return str(exc), []
+        return str(exc), [], None
     source = entries.remote_source(entry, config.spec.shape)
     if isinstance(source, str):
-        return f"remote ({s.detail}): {source}", []
+        return f"remote ({s.detail}): {source}", [], None
     if "${" in source.url:
         return (
-            f"remote ({s.detail}): its URL refers to an environment variable, which mcpguard remote does not expand",
+            f"remote ({s.detail}): its URL refers to a variable (${{...}}), which mcpguard remote does not expand",
             [],
+            None,
         )
     try:
-        _remote_headers(plan, s.name, source)
+        options, moved = _remote_headers(plan, s.name, source)
     except ClientConfigError as exc:
-        return str(exc), []
+        return str(exc), [], None
+    command, args = entries.remote_wrapped_argv(plan.launcher, config.spec.id, s.name, source.url, options)
+    try:
+        # the entry's own layout may be one mcpguard does not edit (a YAML flow mapping, dotted TOML keys)
+        data.wrap_remote(at, config.spec.shape, source.url_key, command, args, source.drop)
+    except ClientConfigError as exc:
+        return f"remote ({s.detail}): {exc}", [], None
+    secret = {name for name, _ in source.headers if entries.header_secret_name(s.name, name) in moved}
+    preview = RemoteWrap(
+        source.url,
+        tuple(name for name, _ in source.headers if name in secret),
+        tuple(name for name, _ in source.headers if name not in secret),
+    )
     flags: list[Flag] = []
     from mcpguard.remote.endpoint import is_loopback
 
@@ -254,7 +325,7 @@ def _remote_check(plan: Plan, config: ConfigFile, s: ServerEntry) -> tuple[str |
         host = host[1:].split("]", 1)[0] if host.startswith("[") else host.split(":", 1)[0]
         if not is_loopback(host):
             flags.append(Flag("danger", "plain http to another machine: mcpguard remote refuses it (use https://)"))
-    return None, flags
+    return None, flags, ((command, *args), preview)
 
 
 def _resolve(data: Any, s: ServerEntry) -> formats.KeyPath:
@@ -302,32 +373,48 @@ def _edit_text(
             f"the server {s.name!r} in {source} changed since it was read; run the command again"
         )
         if kind == "wrap" and s.transport == "remote":
-            if now.transport != "remote" or now.detail != s.detail or not isinstance(doc, formats.JsonDocument):
+            if now.transport != "remote" or now.detail != s.detail:
                 raise changed
             remote = entries.remote_source(entry, shape)
             if isinstance(remote, str):
                 raise ClientConfigError(f"the server {s.name!r} in {source}: {remote}")
-            raw = doc.entry_text(at)
+            raw = doc.entry_text(at) if isinstance(doc, formats.JsonDocument) else None
             options, moved = _remote_headers(plan, s.name, remote, raw)
             command, args = entries.remote_wrapped_argv(launcher, config.spec.id, s.name, remote.url, options)
-            wrapped_text = doc.wrap_remote(at, shape, remote.url_key, command, args)
+            wrapped_text = doc.wrap_remote(at, shape, remote.url_key, command, args, remote.drop)
             expected = dict(entry)
             if remote.url_key is not None:
                 expected.pop(remote.url_key)
-                expected.pop("headers", None)
-            if "type" in expected:
+            for key in remote.drop:
+                expected.pop(key, None)
+            if isinstance(expected.get("type"), str):
                 expected["type"] = "stdio"
             expected[shape.command] = command
             expected[shape.args] = args
             after = formats.verify(doc, wrapped_text, fmt, source, at, expected)
+            wrote: str | None = None
+            if raw is None:
+                # YAML and TOML: the lines the wrap changed, found again by their text at unwrap
+                raw, wrote = formats.changed_lines(text, wrapped_text)
+                if wrapped_text.count(wrote) != 1:
+                    raise ClientConfigError(
+                        f"the server {s.name!r} in {source}: the wrapped entry would not be found again to unwrap"
+                    )
+                for value in moved.values():
+                    if value not in raw:
+                        raise ClientConfigError(
+                            f"the server {s.name!r}: a header is written with escapes mcpguard cannot restore "
+                            "exactly; not wrapped"
+                        )
             for name, value in moved.items():
                 raw = raw.replace(value, _MARK % name)
-            snap = formats.Snapshot("", None, "remote", raw)
+            snap = formats.Snapshot("", None, "remote", raw, wrote)
             put.append(
                 WrapRecord(file_key, s.container, s.name, config.spec.id, snap, command, tuple(args), time.time())
             )
             if secrets_out is not None:
                 secrets_out.update(moved)
+            file_plan.secret_values.update(moved.values())
             text, doc = wrapped_text, after
             continue
         if now.command is None:
@@ -356,7 +443,7 @@ def _edit_text(
             record = known.get((file_key, s.container, s.name))
             new_text = None
             if wrapped.remote:
-                text, doc = _unwrap_remote(plan, doc, record, now, at, s.name, source, fmt)
+                text, doc = _unwrap_remote(plan, doc, record, now, at, s.name, source, fmt, shape, file_plan)
                 drop.append((file_key, s.container, s.name))
                 continue
             if record is not None and (record.wrapped_command, record.wrapped_args) == (now.command, now.args):
@@ -394,24 +481,28 @@ def _unwrap_remote(
     server: str,
     source: str,
     fmt: Format,
+    shape: EntryShape,
+    file_plan: FilePlan,
 ) -> tuple[str, formats.Document]:
     """Put a remote entry back from its record, secret header values from the keyring."""
     import re
 
     from mcpguard.secrets.base import SecretsUnavailable
 
+    snap = record.snapshot if record is not None else None
     if (
         record is None
-        or record.snapshot.args_style != "remote"
-        or record.snapshot.entry_raw is None
+        or snap is None
+        or snap.args_style != "remote"
+        or snap.entry_raw is None
         or (record.wrapped_command, record.wrapped_args) != (now.command, now.args)
-        or not isinstance(doc, formats.JsonDocument)
+        or (snap.wrapped_raw is None) != isinstance(doc, formats.JsonDocument)
     ):
         raise ClientConfigError(
             f"the remote server {server!r} in {source} has no record of its original entry in this profile; "
             "restore it from the backup"
         )
-    raw = record.snapshot.entry_raw
+    raw = snap.entry_raw
 
     def value(match: re.Match[str]) -> str:
         try:
@@ -420,12 +511,69 @@ def _unwrap_remote(
             raise ClientConfigError(f"the server {server!r}: the keyring is not usable ({exc})") from None
         if found is None:
             raise ClientConfigError(f"the server {server!r}: the keyring has no {match.group(1)!r} any more")
+        file_plan.secret_values.add(found)
         return found
 
     raw = re.sub(re.escape(_MARK).replace("%s", "(.+?)"), value, raw)
-    new_text = doc.replace_entry(at, raw)
-    expected = jsonc.parse(raw, comments=True, source=source).value
-    return new_text, formats.verify(doc, new_text, fmt, source, at, expected)
+    if isinstance(doc, formats.JsonDocument):
+        new_text = doc.replace_entry(at, raw)
+        expected = jsonc.parse(raw, comments=True, source=source).value
+        return new_text, formats.verify(doc, new_text, fmt, source, at, expected)
+    assert snap.wrapped_raw is not None
+    if doc.text.count(snap.wrapped_raw) != 1:
+        raise ClientConfigError(
+            f"the remote server {server!r} in {source} was edited since mcpguard wrapped it; "
+            "restore it from the backup or edit it by hand"
+        )
+    new_text = doc.text.replace(snap.wrapped_raw, raw, 1)
+    return new_text, _verify_unwrapped(doc, new_text, record, at, shape, fmt, source)
+
+
+def _verify_unwrapped(
+    doc: formats.Document,
+    new_text: str,
+    record: WrapRecord,
+    at: formats.KeyPath,
+    shape: EntryShape,
+    fmt: Format,
+    source: str,
+) -> formats.Document:
+    """Check a restored YAML or TOML remote entry: wrapping it again must give the very text it came from.
+
+    The record holds no copy of the entry's data (it may hold secrets), so the check is the wrap
+    itself: the restored entry is remote, the rest of the file is as it was, and wrapping it with the
+    recorded command writes exactly what the file held.
+
+    Raises:
+        VerifyFailed: Any of that does not hold; nothing is written.
+    """
+    failed = VerifyFailed(
+        f"the restored entry in {source} would not read back as intended; the file was left as it was"
+    )
+    try:
+        after = formats.load(new_text, fmt, source)
+        entry = formats.get_at(after.data, at)
+    except (ClientConfigError, KeyError, IndexError) as exc:
+        raise failed from exc
+    remote = entries.remote_source(entry, shape)
+    if isinstance(remote, str) or not formats.same_except(after.data, doc.data, at):
+        raise failed
+    # the restored entry must reach the URL, with the headers, that the wrapped one passed to the bridge
+    wrapped = entries.parse_wrapped(record.wrapped_command, record.wrapped_args)
+    options = [b for a, b in zip(record.wrapped_args, record.wrapped_args[1:], strict=False) if a == "--header"]
+    if wrapped is None or wrapped.command != remote.url or len(options) != len(remote.headers):
+        raise failed
+    for option, (name, value) in zip(options, remote.headers, strict=True):
+        keyring = f"{name}={entries.KEYRING_REF}{entries.header_secret_name(record.name, name)}"
+        if option not in (f"{name}={value}", keyring):
+            raise failed
+    try:
+        again = after.wrap_remote(at, shape, remote.url_key, record.wrapped_command, record.wrapped_args, remote.drop)
+    except ClientConfigError as exc:
+        raise failed from exc
+    if again != doc.text:
+        raise failed
+    return after
 
 
 def apply(plan: Plan, paths: AppPaths) -> list[Applied]:

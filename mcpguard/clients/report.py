@@ -13,7 +13,16 @@ from typing import Any, TextIO
 
 from mcpguard.clients.discovery import ConfigFile, ServerEntry
 from mcpguard.clients.operations import Plan
-from mcpguard.clients.risk import assess
+from mcpguard.clients.risk import Flag, assess
+
+
+def entry_flags(s: ServerEntry) -> list[Flag]:
+    """The flags the text form shows under an entry: its command's (a local server), then its tokens'.
+
+    Token flags belong to remote entries as much as local ones: a header token is what a remote
+    entry risks, so they are shown whatever the transport.
+    """
+    return [*(assess(s.original or ()) if s.transport == "stdio" else []), *s.token_flags]
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -35,7 +44,7 @@ def server_json(s: ServerEntry) -> dict[str, Any]:
         "container": list(s.container),
         "project": s.project,
         "env": list(s.env),
-        "flags": [{"severity": f.severity, "reason": f.reason} for f in assess(argv or [])],
+        "flags": [{"severity": f.severity, "reason": f.reason} for f in [*assess(argv or []), *s.token_flags]],
     }
 
 
@@ -84,7 +93,7 @@ def print_clients(configs: Sequence[ConfigFile], out: TextIO) -> None:
             where = f"  [project {s.project}]" if s.scope == "local" else ""
             disabled = "  [disabled]" if s.disabled else ""
             print(f"  {s.name:<{width}}  {s.transport:<6}  {guarded:<11}  {what}{where}{disabled}", file=out)
-            for f in assess(s.original or ()) if s.transport == "stdio" else []:
+            for f in entry_flags(s):
                 print(f"  {'':<{width}}  ! {f.severity}: {f.reason}", file=out)
 
 
@@ -113,11 +122,15 @@ def print_plan(plan: Plan, out: TextIO, *, diff: bool = False, verbose_skips: bo
                 print(f"  {s.name}{where}{disabled}", file=out)
                 if plan.kind == "wrap" and s.transport == "remote":
                     print(f"    remote:  {s.detail}, through {command_line([*plan.launcher, 'remote'])}", file=out)
+                    if a.remote is not None and (a.remote.keyring_headers or a.remote.plain_headers):
+                        fates = [f"{h} (value to the keyring)" for h in a.remote.keyring_headers]
+                        fates += [f"{h} (on the command line)" for h in a.remote.plain_headers]
+                        print(f"    headers: {', '.join(fates)}", file=out)
                 else:
                     print(f"    command: {command_line(a.argv)}", file=out)
                 if s.env:
                     print(f"    env:     {', '.join(s.env)}", file=out)
-                for f in a.flags:
+                for f in [*a.flags, *(t for t in a.server.token_flags if t not in a.flags)]:
                     print(f"    ! {f.severity}: {f.reason}", file=out)
             if diff:
                 print("", file=out)

@@ -33,6 +33,11 @@ class EntryShape:
     remote_types: tuple[str, ...] = ("sse", "http", "streamable-http", "streamableHttp", "streamable_http")
     name_key: str = "name"
     """When the servers are a list (Continue), the key that names each entry."""
+    header_keys: tuple[tuple[str, ...], ...] = (("headers",),)
+    """Key paths to a remote entry's static headers; wrapping it passes them to ``mcpguard remote``."""
+    remote_refused: tuple[str, ...] = ()
+    """Keys of a remote entry that ask for something the bridge does not do (headers read from the
+    environment): an entry with one is left alone rather than wrapped into something weaker."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,10 @@ CLIENTS: tuple[ClientSpec, ...] = (
             Location(".continue/mcpServers/*.yaml", "yaml", scope="project"),
             Location(".continue/mcpServers/*.json", "json", scope="project"),
         ),
-        EntryShape(remote_types=("sse", "streamable-http", "websocket")),
+        EntryShape(
+            remote_types=("sse", "streamable-http", "websocket"),
+            header_keys=(("headers",), ("requestOptions", "headers")),
+        ),
     ),
     ClientSpec(
         "goose",
@@ -164,6 +172,10 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 "{CODEX_HOME}/config.toml", "toml", (("mcp_servers",),), defaults=(("CODEX_HOME", "{HOME}/.codex"),)
             ),
             Location(".codex/config.toml", "toml", (("mcp_servers",),), scope="project"),
+        ),
+        EntryShape(
+            header_keys=(("http_headers",),),
+            remote_refused=("bearer_token_env_var", "env_http_headers", "bearer_token"),
         ),
     ),
 )

@@ -39,6 +39,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -55,8 +56,10 @@ from PySide6.QtWidgets import (
 )
 
 from mcpguard.clients.discovery import ConfigFile, ServerEntry, discover
+from mcpguard.clients.entries import parse_wrapped
 from mcpguard.clients.errors import ClientConfigError
-from mcpguard.clients.operations import Applied, Kind, Plan, apply, make_plan
+from mcpguard.clients.operations import Action, Applied, Kind, Plan, apply, make_plan
+from mcpguard.clients.records import WrapRecords
 from mcpguard.clients.report import command_line
 from mcpguard.clients.risk import Flag, assess
 from mcpguard.errors import McpGuardError
@@ -67,6 +70,7 @@ from mcpguard.gui.servers_view import status_icon
 from mcpguard.paths import AppPaths
 from mcpguard.policy import Status
 from mcpguard.scanner import reveal
+from mcpguard.secrets.base import SecretStore
 
 __all__ = ["ClientsView", "ConfirmPlan", "PlanDialog", "diff_html", "display_path", "plan_html"]
 
@@ -107,7 +111,39 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 
 def _flags(server: ServerEntry) -> list[Flag]:
-    return assess(server.original or ()) if server.transport == "stdio" else []
+    command = assess(server.original or ()) if server.transport == "stdio" and not _bridged(server) else []
+    return [*command, *server.token_flags]
+
+
+def _bridged(server: ServerEntry) -> bool:
+    """True for a remote server mcpguard wrapped: its client starts ``mcpguard remote URL``."""
+    if server.command is None or not server.guarded:
+        return False
+    wrapped = parse_wrapped(server.command, server.args)
+    return wrapped is not None and wrapped.remote
+
+
+def _remote_html(action: Action, colours: DiffColours) -> str:
+    """Where a wrapped remote server is reached and what becomes of each header: names only, never values."""
+    remote = action.remote
+    assert remote is not None
+    parts = [
+        f'<p style="margin:0 0 2px 0;">Reached at {to_html(remote.url)} through <code>mcpguard remote</code>, '
+        "which checks its tools as it does a local server's.</p>"
+    ]
+    if remote.keyring_headers:
+        parts.append(
+            '<p style="margin:0 0 2px 0;">Moved to the keyring: the value of '
+            f"{to_html(', '.join(remote.keyring_headers))} "
+            f'<span style="color:{colours.muted};">(not shown; the entry names the keyring item instead)</span>.</p>'
+        )
+    if remote.plain_headers:
+        parts.append(
+            f'<p style="margin:0 0 2px 0;">Passed on the command line as they are: '
+            f"{to_html(', '.join(remote.plain_headers))} "
+            f'<span style="color:{colours.muted};">(they do not look like secrets)</span>.</p>'
+        )
+    return "".join(parts)
 
 
 def _worst(flags: Sequence[Flag]) -> Flag | None:
@@ -195,6 +231,8 @@ def plan_html(
                 notes.append("disabled in the client")
             extra = f' <span style="color:{colours.muted};">({", ".join(notes)})</span>' if notes else ""
             parts.append(f'<p style="margin:8px 0 0 0;"><b>{to_html(s.name)}</b>{extra}</p>')
+            if action.remote is not None:
+                parts.append(_remote_html(action, colours))
             parts.append(_code(command_line(action.argv), colours, mono))
             if s.env:
                 parts.append(
@@ -317,11 +355,26 @@ class PlanDialog(QDialog):
         intro.setTextFormat(Qt.TextFormat.RichText)
         if plan.kind == "wrap":
             launcher = command_line([*plan.launcher, "run"])
-            intro.setText(
-                f"From its next start, the client launches each server through <code>{html.escape(launcher)}</code>, "
-                "which pins its tools and asks you before anything new reaches the model. <b>Read each command:</b> "
-                "it is what runs on this machine, with your rights."
-            )
+            bridge = html.escape(command_line([*plan.launcher, "remote"]))
+            remote = sum(1 for a in plan.actions if a.remote is not None)
+            secret = " A header value that looks like a secret moves to the keyring, never onto a command line."
+            if remote == count:
+                text = (
+                    f"From its next start, the client reaches each server through <code>{bridge}</code>: mcpguard "
+                    "becomes its bridge, pins its tools and asks you before anything new reaches the model."
+                    + secret
+                    + " <b>Read each command:</b> it is what runs on this machine, with your rights."
+                )
+            else:
+                text = (
+                    f"From its next start, the client launches each server through "
+                    f"<code>{html.escape(launcher)}</code>, which pins its tools and asks you before anything new "
+                    "reaches the model. <b>Read each command:</b> it is what runs on this machine, with your rights."
+                )
+                if remote:
+                    text += f" A remote server is reached through <code>{bridge}</code> instead: mcpguard becomes "
+                    text += "its bridge." + secret
+            intro.setText(text)
         else:
             intro.setText(
                 "The client will start these servers directly again: their tools and answers reach the model "
@@ -398,6 +451,8 @@ class ClientsView(QWidget):
             at every refresh.
         platform: ``linux``, ``darwin`` or ``win32``; None is this machine.
         launcher: The command that starts mcpguard in wrapped entries; None finds this installation's.
+        secrets: Where a remote entry's secret header values go when it is wrapped (and come back from);
+            None opens the profile's keyring when first needed.
 
     The page reads the configs when first shown or on :meth:`refresh`; the tray's
     :class:`~mcpguard.gui.config_watch.ConfigWatch` hands it its readings (:meth:`show_configs`)
@@ -418,9 +473,11 @@ class ClientsView(QWidget):
         env: Mapping[str, str] | None = None,
         platform: str | None = None,
         launcher: Sequence[str] | None = None,
+        secrets: SecretStore | None = None,
     ) -> None:
         super().__init__(parent)
         self.paths = paths
+        self.secrets = secrets
         self.confirm: ConfirmPlan = confirm if confirm is not None else self._ask
         self.env = env
         self.platform = platform
@@ -484,9 +541,19 @@ class ClientsView(QWidget):
         self.wrap_all_button.clicked.connect(self._on_wrap_all_button_clicked)
         self.unwrap_all_button = QPushButton("U&nwrap all of client")
         self.unwrap_all_button.clicked.connect(self._on_unwrap_all_button_clicked)
+        self.remote_box = QCheckBox("Also guard re&mote servers (mcpguard becomes their bridge)")
+        """Opt-in, as ``mcpguard wrap --remote`` is: a remote entry then starts ``mcpguard remote URL``."""
+        self.remote_box.setToolTip(
+            "Wrap remote servers (a URL, or npx mcp-remote) too: the client then starts mcpguard remote, which "
+            "checks their tools as it does a local server's. Header values that look like secrets move to the "
+            "keyring. You see every change before it is made."
+        )
+        self.remote_box.toggled.connect(self._on_remote_box_toggled)
         buttons = QHBoxLayout()
         buttons.addWidget(self.wrap_button)
         buttons.addWidget(self.unwrap_button)
+        buttons.addSpacing(8)
+        buttons.addWidget(self.remote_box)
         buttons.addStretch(1)
         buttons.addWidget(self.wrap_all_button)
         buttons.addWidget(self.unwrap_all_button)
@@ -594,7 +661,7 @@ class ClientsView(QWidget):
             row.setToolTip(_COMMAND, str(files[0].path))
         else:
             row.setText(_COMMAND, f"{len(files)} config files")
-        flags = [f for s in local for f in _flags(s)]
+        flags = [f for c in files for s in c.servers for f in _flags(s)]
         if flags:
             worst = _worst(flags)
             assert worst is not None
@@ -651,6 +718,9 @@ class ClientsView(QWidget):
         row.setToolTip(_NAME, f"{name}{suffix} in {config.path}")
         row.setText(_TRANSPORT, s.transport if s.transport != "other" else "—")
         muted = self._muted()
+        if _bridged(s):
+            row.setText(_TRANSPORT, "remote")
+            row.setToolTip(_TRANSPORT, "a remote server its client reaches through mcpguard remote")
         if s.transport == "stdio":
             fresh = self._fresh.get(s.key)
             if s.guarded:
@@ -670,7 +740,8 @@ class ClientsView(QWidget):
             row.setText(_GUARDED, "no")
             row.setForeground(_GUARDED, muted)
             why = (
-                "a remote server: nothing runs on this machine for mcpguard to guard"
+                "a remote server: the client reaches it directly; with “Also guard remote servers” ticked, "
+                "Wrap makes mcpguard its bridge"
                 if s.transport == "remote"
                 else f"nothing to wrap: {s.detail}"
             )
@@ -764,23 +835,35 @@ class ClientsView(QWidget):
         self.wrap_button.setText(f"&Wrap {_button_name(name)}" if name else "&Wrap server")
         self.unwrap_button.setText(f"&Unwrap {_button_name(name)}" if name else "&Unwrap server")
         local = server is not None and server.transport == "stdio"
-        self.wrap_button.setEnabled(local and server is not None and not server.guarded)
+        remote = server is not None and server.transport == "remote"
+        bridge = self.remote_box.isChecked()
+        self.wrap_button.setEnabled(server is not None and ((local and not server.guarded) or (remote and bridge)))
         self.unwrap_button.setEnabled(local and server is not None and server.guarded)
-        tip = (
-            "Only a local (stdio) server can be guarded: a remote one runs elsewhere."
-            if server is not None and not local
-            else ""
+        tip = ""
+        if remote and not bridge:
+            tip = "A remote server runs elsewhere: tick “Also guard remote servers” to make mcpguard its bridge."
+        elif server is not None and not local and not remote:
+            tip = "Only a server the client starts, or a remote one, can be guarded."
+        wrap_tip = (
+            "Make the client reach this server through mcpguard remote (asks first)."
+            if remote
+            else "Make the client start this server through mcpguard (asks first)."
         )
-        self.wrap_button.setToolTip(tip or "Make the client start this server through mcpguard (asks first).")
+        self.wrap_button.setToolTip(tip or wrap_tip)
         self.unwrap_button.setToolTip(tip or "Make the client start this server directly again (asks first).")
         files = self._client_files(client_id) if client_id is not None else []
         local_servers = [s for c in files for s in c.servers if s.transport == "stdio"]
+        remote_servers = [s for c in files for s in c.servers if s.transport == "remote"]
         client_label = client_name(client_id).replace("&", "&&") if client_id is not None else "client"
         self.wrap_all_button.setText(f"Wrap a&ll of {client_label}")
         self.unwrap_all_button.setText(f"U&nwrap all of {client_label}")
-        self.wrap_all_button.setEnabled(any(not s.guarded for s in local_servers))
+        self.wrap_all_button.setEnabled(any(not s.guarded for s in local_servers) or (bridge and bool(remote_servers)))
         self.unwrap_all_button.setEnabled(any(s.guarded for s in local_servers))
-        self.wrap_all_button.setToolTip("Wrap every local server of this client that is not guarded yet (asks first).")
+        self.wrap_all_button.setToolTip(
+            "Wrap every server of this client that is not guarded yet, remote ones too (asks first)."
+            if bridge
+            else "Wrap every local server of this client that is not guarded yet (asks first)."
+        )
         self.unwrap_all_button.setToolTip("Unwrap every guarded server of this client (asks first).")
         if server is not None:
             self.details.setHtml(self._server_html(server))
@@ -794,6 +877,8 @@ class ClientsView(QWidget):
 
     def _server_html(self, s: ServerEntry) -> str:
         colours, mono = self._colours, self._mono.family()
+        if _bridged(s):
+            return self._bridged_html(s)
         if s.transport == "stdio":
             state = (
                 f'<b style="color:{GUARDED};">guarded</b>: its client starts it through mcpguard'
@@ -802,7 +887,13 @@ class ClientsView(QWidget):
                 "it shows reaches the model unchecked"
             )
         elif s.transport == "remote":
-            state = "remote: nothing runs on this machine for mcpguard to guard"
+            state = (
+                f'<b style="color:{WARNING};">not guarded</b>: its client reaches it directly; Wrap makes '
+                "mcpguard its bridge (you see every change first)"
+                if self.remote_box.isChecked()
+                else "remote: nothing runs on this machine for mcpguard to guard, unless it becomes the bridge "
+                "(tick “Also guard remote servers”)"
+            )
         else:
             state = html.escape(f"nothing to wrap: {s.detail}")
         parts = [
@@ -820,6 +911,8 @@ class ClientsView(QWidget):
                 parts.append(_code(command_line([s.command, *s.args]), colours, mono))
         elif s.transport == "remote":
             parts.append(f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(s.detail)}</p>')
+            if s.token_flags:
+                parts.append(flags_html(s.token_flags, colours))
         if s.env:
             parts.append(
                 f'<p style="margin:6px 0 0 0;"><b>Environment</b>: {to_html(", ".join(s.env))} '
@@ -838,21 +931,44 @@ class ClientsView(QWidget):
         )
         return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
 
+    def _bridged_html(self, s: ServerEntry) -> str:
+        """A remote server reached through ``mcpguard remote``: where, and the entry the client reads."""
+        colours, mono = self._colours, self._mono.family()
+        url = s.original[0] if s.original else s.detail
+        parts = [
+            f'<p style="margin:0;"><span style="font-size:large; font-weight:bold;">{to_html(s.name)}</span>'
+            f'&nbsp; <span style="color:{colours.muted};">{html.escape(client_name(s.client))} · remote</span></p>',
+            f'<p style="margin:4px 0;"><b style="color:{GUARDED};">guarded</b>: its client reaches it through '
+            "mcpguard remote, which checks its tools as it does a local server's.</p>",
+            f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(url)}</p>',
+            '<p style="margin:6px 0 0 0;"><b>Entry as the client reads it</b> (a header value marked '
+            "<code>@keyring:</code> is read from the keyring):</p>",
+            _code(command_line([s.command or "", *s.args]), colours, mono),
+            f'<p style="margin:6px 0 0 0;"><b>Config file</b>: '
+            f'<span style="font-family:{html.escape(mono)};">{to_html(display_path(s.config, self.env))}</span></p>',
+        ]
+        return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
+
     def _client_html(self, client_id: str, files: list[ConfigFile]) -> str:
         colours, mono = self._colours, self._mono.family()
         all_servers = [s for c in files for s in c.servers]
-        local = [s for s in all_servers if s.transport == "stdio"]
+        local = [s for s in all_servers if s.transport == "stdio" and not _bridged(s)]
         guarded = sum(1 for s in local if s.guarded)
-        remote = sum(1 for s in all_servers if s.transport == "remote")
+        bridged = sum(1 for s in all_servers if _bridged(s))
+        remote = sum(1 for s in all_servers if s.transport == "remote") + bridged
         parts = [
             f'<p style="margin:0;"><span style="font-size:large; font-weight:bold;">'
             f"{html.escape(client_name(client_id))}</span></p>"
         ]
         if any(c.error is None for c in files):
+            if not remote:
+                remote_text = ""
+            elif bridged or self.remote_box.isChecked():
+                remote_text = f"; {_plural(remote, 'remote server')}, {bridged} guarded through mcpguard remote"
+            else:
+                remote_text = f"; {_plural(remote, 'remote server')} (reached directly, not guarded)"
             parts.append(
-                f'<p style="margin:4px 0;">{_plural(len(local), "local server")}, {guarded} guarded'
-                + (f"; {_plural(remote, 'remote server')} (nothing to guard on this machine)" if remote else "")
-                + ".</p>"
+                f'<p style="margin:4px 0;">{_plural(len(local), "local server")}, {guarded} guarded{remote_text}.</p>'
             )
         for config in files:
             parts.append(
@@ -872,9 +988,18 @@ class ClientsView(QWidget):
                 "and puts mcpguard's arguments in front of its own; every other key, comment and line stays as "
                 "it is, and Unwrap gives back the original bytes. Restart the client afterwards.</p>"
             )
+        if self.remote_box.isChecked() and remote > bridged:
+            parts.append(
+                f'<p style="margin:8px 0 0 0; color:{colours.muted};">A remote entry\'s address and headers become '
+                "the command that starts mcpguard remote; a header value that looks like a secret moves to the "
+                "keyring, never onto the command line. Unwrap gives back the entry as it was, byte for byte.</p>"
+            )
         return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
 
     # -- actions ------------------------------------------------------------------------------------
+
+    def _on_remote_box_toggled(self, _checked: bool) -> None:
+        self._show_selection()
 
     def _on_wrap_button_clicked(self) -> None:
         self._act_on_server("wrap")
@@ -917,7 +1042,15 @@ class ClientsView(QWidget):
         verb = "wrap" if kind == "wrap" else "unwrap"
         try:
             with _busy():
-                plan = make_plan(kind, configs, launcher=self.launcher)
+                # the records make the diff shown the one written, and let a remote entry be unwrapped at all
+                plan = make_plan(
+                    kind,
+                    configs,
+                    launcher=self.launcher,
+                    records=WrapRecords(self.paths),
+                    secrets=self.secrets,
+                    remote=self.remote_box.isChecked(),
+                )
         except (McpGuardError, OSError) as exc:
             self._say(f"Could not {verb} {what}: {_sentence(str(exc))}.", error=True)
             return False

@@ -167,3 +167,67 @@ def test_verify_refuses_edits_that_touch_anything_else() -> None:
         formats.verify(doc, '{"s": {"command": "c"}, "t": 1}', "json", "c.json", ("s",), expected)
     with pytest.raises(VerifyFailed, match="would not parse"):
         formats.verify(doc, '{"s": {"command": "b"} "t": 1}', "json", "c.json", ("s",), expected)
+
+
+# -- remote entries in YAML and TOML: the changed lines are what unwrap puts back ----------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "old", "new"),
+    [
+        ("a\nb\nc\n", "a\nB\nc\n", "b\n", "B\n"),
+        ("a\nbx\nc\n", "a\nby\nc\n", "bx\n", "by\n"),  # widened to whole lines
+        ("a\nb\n", "a\nb\nc\n", "", "c\n"),  # an added line
+        ("a\nb\nc\nd\n", "a\nd\n", "b\nc\n", ""),  # removed lines
+        ("x = 1", "x = 2", "x = 1", "x = 2"),  # no final newline
+        ("k: v\r\nurl: u\r\nz: 1\r\n", "k: v\r\ncommand: c\r\nz: 1\r\n", "url: u\r\n", "command: c\r\n"),
+    ],
+)
+def test_changed_lines(before: str, after: str, old: str, new: str) -> None:
+    assert formats.changed_lines(before, after) == (old, new)
+    if new:
+        assert after.replace(new, old, 1) == before
+
+
+CONTINUE_CRLF = (
+    "mcpServers:\r\n"
+    "  - name: Remote  # hosted\r\n"
+    "    type: streamable-http\r\n"
+    "    url: 'https://r.example.com/mcp'\r\n"
+    "    requestOptions:\r\n"
+    "      headers:\r\n"
+    "        X-Team: core\r\n"
+    "    connectionTimeout: 5\r\n"
+)
+
+
+def test_yaml_remote_wrap_keeps_crlf_and_every_other_line() -> None:
+    doc = formats.load(CONTINUE_CRLF, "yaml", "t")
+    out = doc.wrap_remote(("mcpServers", 0), SHAPE, "url", "/m", ["remote", "https://r.example.com/mcp"],
+                          ("requestOptions",))  # fmt: skip
+    assert out == (
+        "mcpServers:\r\n"
+        "  - name: Remote  # hosted\r\n"
+        "    type: stdio\r\n"
+        "    command: /m\r\n"
+        '    args: [remote, "https://r.example.com/mcp"]\r\n'
+        "    connectionTimeout: 5\r\n"
+    )
+    old, new = formats.changed_lines(CONTINUE_CRLF, out)
+    assert out.replace(new, old) == CONTINUE_CRLF
+
+
+def test_yaml_remote_wrap_refuses_a_header_key_on_the_dash_line() -> None:
+    text = "mcpServers:\n  - headers: {A: b}\n    name: x\n    url: https://x.example/mcp\n"
+    doc = formats.load(text, "yaml", "t")
+    with pytest.raises(UnsupportedEntry, match="list dash"):
+        doc.wrap_remote(("mcpServers", 0), SHAPE, "url", "/m", ["remote"], ("headers",))
+
+
+def test_toml_remote_wrap_takes_the_url_s_place_and_keeps_its_comment() -> None:
+    text = (
+        '[mcp_servers.a]\nurl = "https://a.example/mcp"  # prod\ntimeout = 3\n\n[mcp_servers.a.http_headers]\nX = "y"\n'
+    )
+    doc = formats.load(text, "toml", "t")
+    out = doc.wrap_remote(("mcp_servers", "a"), SHAPE, "url", "/m", ["remote"], ("http_headers",))
+    assert out == '[mcp_servers.a]\ncommand = "/m"  # prod\nargs = ["remote"]\ntimeout = 3\n\n'

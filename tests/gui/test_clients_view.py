@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QTreeWidgetItem
+from PySide6.QtWidgets import QDialog, QLabel, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
 from mcpguard.clients.discovery import discover
 from mcpguard.clients.operations import Plan, make_plan
 from mcpguard.gui.clients_view import DANGER, ClientsView, PlanDialog, display_path
 from mcpguard.paths import AppPaths
+from mcpguard.secrets.memory import MemoryStore
 from tests.gui.client_machine import CLAUDE_DESKTOP, CURSOR, VSCODE, Machine, entry, make_machine
 
 pytestmark = pytest.mark.gui
@@ -296,11 +297,14 @@ def test_the_default_confirmation_is_the_dialog(
 # WORKAROUND: the offscreen platform warns about any shown window with a layout; the screenshot must show one.
 @pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 def test_screenshot_renders(qtbot: QtBot, tmp_path: Path) -> None:
-    from tests.gui.screens.clients_view_screen import render
+    from tests.gui.screens.clients_view_screen import render, render_remote_dialog
 
     out = tmp_path / "clients.png"
     render(out)
     assert out.read_bytes().startswith(b"\x89PNG")
+    remote = tmp_path / "clients-remote-wrap.png"
+    render_remote_dialog(remote)
+    assert remote.read_bytes().startswith(b"\x89PNG")
 
 
 def test_paths_under_home_are_written_with_a_tilde() -> None:
@@ -308,3 +312,101 @@ def test_paths_under_home_are_written_with_a_tilde() -> None:
     assert display_path("/home/ana/.cursor/mcp.json", env) == "~/.cursor/mcp.json"
     assert display_path("/home/anabel/.cursor/mcp.json", env) == "/home/anabel/.cursor/mcp.json"
     assert display_path(Path("/etc/mcp.json"), env) == "/etc/mcp.json"
+
+
+# -- remote servers: opt-in, mcpguard becomes their bridge --------------------------------------------
+
+GOOSE = "xdg:goose/config.yaml"
+TAVILY_KEY = "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"
+
+
+def _goose(machine: Machine) -> Path:
+    config = machine.place("remote_goose.yaml", GOOSE)
+    config.write_text(config.read_text(encoding="utf-8").replace("<tavily-key>", TAVILY_KEY), encoding="utf-8")
+    return config
+
+
+def test_a_remote_server_is_wrapped_only_when_asked_and_unwrapped_exactly(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths
+) -> None:
+    config = _goose(machine)
+    original = config.read_bytes()
+    answers = Answers()
+    secrets = MemoryStore()
+    view = ClientsView(app_paths, confirm=answers, platform="linux", launcher=[LAUNCHER], secrets=secrets)
+    qtbot.addWidget(view)
+    view.refresh()
+
+    row = _select(view, "Goose", "tavily")
+    assert (row.text(1), row.text(2)) == ("remote", "no")
+    assert not view.remote_box.isChecked()  # opt-in, as `mcpguard wrap --remote` is
+    assert not view.wrap_button.isEnabled() and "Also guard remote servers" in view.wrap_button.toolTip()
+    assert "unless it becomes the bridge" in view.details.toPlainText()
+
+    view.remote_box.setChecked(True)
+    assert view.wrap_button.isEnabled() and "mcpguard remote" in view.wrap_button.toolTip()
+    assert "Wrap makes mcpguard its bridge" in view.details.toPlainText()
+    with qtbot.waitSignal(view.changed, timeout=2000):
+        view.wrap_button.click()
+    (plan,) = answers.plans
+    (action,) = plan.actions
+    assert action.remote is not None and action.remote.keyring_headers == ("Authorization",)
+    assert action.argv[:3] == (LAUNCHER, "remote", "https://mcp.tavily.com/mcp/")
+    assert secrets.get("remote/tavily/HEADER_Authorization") == f"Bearer {TAVILY_KEY}"
+    text = config.read_text(encoding="utf-8")
+    assert TAVILY_KEY not in text and f"cmd: {LAUNCHER}" in text
+    assert "Authorization=@keyring:remote/tavily/HEADER_Authorization" in text
+
+    row = _children(_top(view)["Goose"])["tavily"]
+    assert view.tree.currentItem() is row
+    assert (row.text(1), row.text(2), row.text(3)) == ("remote", "yes", "https://mcp.tavily.com/mcp/")
+    details = view.details.toPlainText()
+    assert "guarded: its client reaches it through mcpguard remote" in details
+    assert "@keyring:remote/tavily/HEADER_Authorization" in details and TAVILY_KEY not in details
+    assert view.unwrap_button.isEnabled() and not view.wrap_button.isEnabled()
+    assert view.message.text().startswith("Wrapped 'tavily' of Goose; restart Goose")
+
+    view.remote_box.setChecked(False)  # unwrapping never needs the box
+    with qtbot.waitSignal(view.changed, timeout=2000):
+        view.unwrap_button.click()
+    assert config.read_bytes() == original
+
+
+def test_wrap_all_takes_the_remote_servers_along_only_when_ticked(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths
+) -> None:
+    config = _goose(machine)
+    original = config.read_bytes()
+    answers = Answers(yes=False)
+    view = ClientsView(app_paths, confirm=answers, platform="linux", launcher=[LAUNCHER], secrets=MemoryStore())
+    qtbot.addWidget(view)
+    view.refresh()
+    view.tree.setCurrentItem(_top(view)["Goose"])
+    assert not view.wrap_all_button.isEnabled()  # its only local server bridges to a remote one
+    assert "reached directly, not guarded" in view.details.toPlainText()
+    view.remote_box.setChecked(True)
+    assert view.wrap_all_button.isEnabled() and "remote ones too" in view.wrap_all_button.toolTip()
+    assert "moves to the keyring" in view.details.toPlainText()
+    view.wrap_all_button.click()
+    (plan,) = answers.plans
+    assert {a.server.name for a in plan.actions} == {"tavily", "context7", "github-remote"}
+    assert config.read_bytes() == original  # the answer was no
+
+
+def test_plan_dialog_names_the_headers_that_go_to_the_keyring_never_their_values(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths
+) -> None:
+    _goose(machine)
+    plan = make_plan("wrap", discover(platform="linux"), launcher=[LAUNCHER], secrets=MemoryStore(), remote=True)
+    dialog = PlanDialog(plan)
+    qtbot.addWidget(dialog)
+    commands = dialog.commands.toPlainText()
+    assert "Reached at https://mcp.tavily.com/mcp/ through mcpguard remote" in commands
+    assert "Moved to the keyring: the value of Authorization" in commands
+    assert "Passed on the command line as they are: X-Client" in commands
+    assert f"{LAUNCHER} remote https://mcp.tavily.com/mcp/ --name tavily --client goose" in commands
+    diff = dialog.diff_view.toPlainText()
+    assert "<secret, kept in the keyring>" in diff
+    assert TAVILY_KEY not in commands and TAVILY_KEY not in diff
+    intro = " ".join(label.text() for label in dialog.findChildren(QLabel))
+    assert f"reaches each server through <code>{LAUNCHER} remote</code>: mcpguard becomes its bridge" in intro

@@ -1,10 +1,13 @@
-"""Screenshot of the AI clients page: ``python -m tests.gui.screens.clients_view_screen [page.png [dialog.png]]``.
+"""Screenshots of the AI clients page: ``python -m tests.gui.screens.clients_view_screen [page.png [dialog.png
+[remote.png]]]``.
 
 A fake home with the configs a user might have: Claude Desktop with two local servers, one of them
 already wrapped; Cursor with a remote server and an ``npx -y`` server fetched unpinned at every start;
 VS Code's JSONC ``mcp.json`` with comments, a pinned ``uvx`` server, an inline shell script and a
-remote server. The page is shown with Cursor's unpinned server selected; ``render_dialog`` shows the
-confirmation a click on "Wrap all of Cursor" opens.
+remote server; Goose's YAML with a remote server that sends an API key in a header. The page is shown
+with Cursor's unpinned server selected; ``render_dialog`` shows the confirmation a click on "Wrap all of
+Cursor" opens, and ``render_remote_dialog`` the one for wrapping Goose's remote server with "Also guard
+remote servers" ticked (its key goes to the keyring and is shown nowhere).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from mcpguard.clients.operations import make_plan  # noqa: E402
 from mcpguard.gui.clients_view import ClientsView, PlanDialog  # noqa: E402
 from mcpguard.paths import AppPaths  # noqa: E402
+from mcpguard.secrets.memory import MemoryStore  # noqa: E402
 
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 OUT = SCREENSHOTS / "clients.png"
 DIALOG_OUT = SCREENSHOTS / "clients-wrap.png"
+REMOTE_OUT = SCREENSHOTS / "clients-remote-wrap.png"
 LAUNCHER = "/home/alex/.local/bin/mcpguard"
 
 CLAUDE_DESKTOP = f"""{{
@@ -88,6 +93,27 @@ VSCODE = """// VS Code user MCP configuration
 }
 """
 
+GOOSE = """GOOSE_PROVIDER: anthropic
+extensions:
+  developer:
+    bundled: true
+    enabled: true
+    name: developer
+    timeout: 300
+    type: builtin
+  # web search, hosted by Tavily
+  tavily:
+    enabled: true
+    name: tavily
+    type: streamable_http
+    uri: https://mcp.tavily.com/mcp/
+    headers:
+      Authorization: Bearer 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   # from app.tavily.com
+      X-Client: goose
+    envs: {}
+    timeout: 300
+"""
+
 
 @contextmanager
 def _machine() -> Iterator[tuple[dict[str, str], AppPaths]]:
@@ -99,6 +125,7 @@ def _machine() -> Iterator[tuple[dict[str, str], AppPaths]]:
             xdg / "Claude" / "claude_desktop_config.json": CLAUDE_DESKTOP,
             home / ".cursor" / "mcp.json": CURSOR,
             xdg / "Code" / "User" / "mcp.json": VSCODE,
+            xdg / "goose" / "config.yaml": GOOSE,
         }
         for path, text in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,9 +178,25 @@ def render_dialog(path: pathlib.Path) -> None:
         view.deleteLater()
 
 
+def render_remote_dialog(path: pathlib.Path) -> None:
+    """Save a screenshot of the confirmation for wrapping Goose's remote server (mcpguard as its bridge)."""
+    app = _app()
+    with _machine() as (env, paths):
+        view = ClientsView(paths, env=env, platform="linux", launcher=[LAUNCHER], secrets=MemoryStore())
+        view.refresh()
+        goose = [c for c in view.configs if c.spec.id == "goose"]
+        plan = make_plan("wrap", goose, server="tavily", launcher=[LAUNCHER], secrets=MemoryStore(), remote=True)
+        dialog = PlanDialog(plan, env=env)
+        dialog.resize(860, 640)
+        _save(app, dialog, path)
+        view.deleteLater()
+
+
 if __name__ == "__main__":
     page = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     confirmation = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else DIALOG_OUT
+    remote = pathlib.Path(sys.argv[3]) if len(sys.argv) > 3 else REMOTE_OUT
     render(page)
     render_dialog(confirmation)
-    print(page, confirmation, sep="\n")
+    render_remote_dialog(remote)
+    print(page, confirmation, remote, sep="\n")
