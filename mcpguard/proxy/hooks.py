@@ -11,6 +11,9 @@ Hook names are ``<subject>_<event>``:
 ``tool_called``             the client calls ``tools/call``
 ``prompt_requested``        the client asks ``prompts/get``
 ``tool_answered``           the server answered a ``tools/call``
+``call_finished``           a ``tools/call`` was answered (by the server or by mcpguard) and the
+                            answer is on its way: for observers (scan, log), run later off the
+                            relay path, outside the pipeline's lock; the flow can no longer change
 ``server_notified``         a notification from the server
 ``client_notified``         a notification from the client
 ``decisions_changed``       someone recorded a decision in the store (any process)
@@ -23,6 +26,8 @@ from __future__ import annotations
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
     from typing import Any
+
+    from mcpguard.audit import CallRecord
 
 LISTING_METHODS = {
     "tools/list": ("tool", "tools"),
@@ -56,6 +61,9 @@ class Flow:
         "outcome",
         "detail",
         "findings",
+        "ended",
+        "at",
+        "record",
     )
 
     def __init__(
@@ -90,6 +98,12 @@ class Flow:
         """For tool calls: ``ok``, ``tool-error``, ``protocol-error`` or ``blocked``."""
         self.detail = ""
         self.findings: list[dict[str, str]] = []
+        self.ended = 0.0
+        """For a finished call: when its answer passed (the session's clock), for durations."""
+        self.at = 0.0
+        """For a finished call: the wall-clock time its answer passed, as the log shows it."""
+        self.record: CallRecord | None = None
+        """For a finished call: its log record, made by the log step."""
 
     def __repr__(self) -> str:
         return f"Flow(method={self.method!r}, own={self.own}, modified={self.modified}, deferred={self.deferred})"

@@ -7,6 +7,7 @@ tagged with its side. Messages no step cares about pass as the very bytes that c
 from __future__ import annotations
 
 import json
+import time
 
 from mcpguard import logs
 from mcpguard.audit import ArgumentsText, bounded_json
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any, Literal, TypeAlias
 
+    from mcpguard.audit import CallRecord
     from mcpguard.proxy.jsonrpc import Line
     from mcpguard.proxy.session import Session
 
@@ -36,6 +38,9 @@ _KIND_OF_REQUEST = {"tools/call": "tool", "prompts/get": "prompt"}
 
 LARGE_LINE = 1 << 20
 """From this size on, a line read into a ``bytearray`` is consumed by the pipeline (see :func:`_consume`)."""
+
+LIGHT_FROM = 1 << 16
+"""From this size on, a tracked request is remembered without its arguments (see :func:`_light`)."""
 
 
 class _Rewritten:
@@ -59,7 +64,11 @@ def _light(request: dict[str, Any], size: int) -> dict[str, Any]:
 
     A 64 MiB ``tools/call`` would otherwise stay in memory, parsed, for as long as the call runs;
     the log only keeps a bounded preview of the arguments anyway. ``size`` is the line's length.
+    A request under :data:`LIGHT_FROM` bytes is kept as it is: rendering its preview now would
+    put the log's work on the relay path.
     """
+    if size < LIGHT_FROM:
+        return request
     params = request.get("params")
     if not isinstance(params, dict) or "arguments" not in params:
         return request
@@ -304,6 +313,8 @@ class Pipeline:
         if flow.reply is not None:
             self.session.pending.pop(jsonrpc.id_key(flow.message.get("id")), None)
             self.session.send_client(flow.reply)
+            if hook == "tool_called":
+                self._finished(flow)
             return None
         return _Rewritten(flow.message) if flow.modified else flow.message
 
@@ -346,6 +357,8 @@ class Pipeline:
                 original = bytes(raw) if raw is not None else jsonrpc.encode(message)
                 session.held.append(HeldAnswer(original, request, started, session.clock()))
                 return None
+            if request.get("method") == "tools/call":
+                self._finished(flow)
             return _Rewritten(flow.message) if flow.modified else message
         if jsonrpc.is_notification(message):
             flow = Flow(message=message)
@@ -367,6 +380,45 @@ class Pipeline:
         else:
             return True
         return self._run(hook, flow, fail_reply=True)
+
+    # -- finished calls: observed off the relay path ------------------------------------------------
+
+    def _finished(self, flow: Flow) -> None:
+        """Queue a finished call for the observers (:meth:`observe`), which run after it is relayed.
+
+        A call whose message is :data:`LARGE_LINE` bytes or more is observed at once instead, so a
+        large parsed message is never kept waiting in the queue.
+        """
+        session = self.session
+        flow.ended = session.clock()
+        flow.at = time.time()
+        if not session.finished and not session.audit:
+            session.log_since = flow.ended
+        if flow.size >= LARGE_LINE:
+            session.audit += self.observe([flow])
+            return
+        session.finished.append(flow)
+        session.finished_bytes += flow.size
+
+    def observe(self, flows: list[Flow]) -> list[CallRecord]:
+        """Run the ``call_finished`` observers over finished calls; their log records, in order.
+
+        Called without the pipeline's lock (the flows are no longer shared). A failing observer is
+        logged and the next one still runs, so a scanner error never costs the call its log record.
+        """
+        having = self._having.get("call_finished")
+        if having is None:
+            having = self._having["call_finished"] = [s for s in self.steps if hasattr(s, "call_finished")]
+        records: list[CallRecord] = []
+        for flow in flows:
+            for step in having:
+                try:
+                    step.call_finished(self.session, flow)  # type: ignore[attr-defined]
+                except Exception:
+                    log.exception("mcpguard step %s.call_finished failed", type(step).__name__)
+            if flow.record is not None:
+                records.append(flow.record)
+        return records
 
     def _note_envelope(self, message: dict[str, Any]) -> None:
         params = message.get("params")

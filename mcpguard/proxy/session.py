@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from mcpguard.audit import CallRecord
     from mcpguard.pinning.store import ItemView, ServerRecord, Store
+    from mcpguard.proxy.hooks import Flow
 
 ENVELOPE_PREFIX = "io.modelcontextprotocol/"
 """Reserved ``_meta`` keys that carry the per-request envelope of the 2026-07-28 revision."""
@@ -146,6 +147,13 @@ class Session:
         self.to_client: list[dict[str, Any]] = []
         self.to_server: list[dict[str, Any]] = []
         self.audit: list[CallRecord] = []
+        """Log records ready to be written (of calls observed at once: large ones)."""
+        self.finished: list[Flow] = []
+        """Finished calls waiting for the observers (:meth:`Pipeline.observe`), oldest first."""
+        self.finished_bytes = 0
+        """Bytes of the messages in :attr:`finished`."""
+        self.log_since = 0.0
+        """When the oldest call waiting for the log finished (the session's clock)."""
         self._ids = itertools.count(1)
         self._id_prefix = f"mcpguard-{os.getpid()}-"
 

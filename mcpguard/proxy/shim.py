@@ -1,10 +1,17 @@
 """The shim's I/O: spawn the real server, pump both pipes through the pipeline, never block the client.
 
-Three threads and the main one. One reads the client (our stdin), one reads the server (its
-stdout); each feeds lines to the pipeline under one lock and writes what it returns. A third polls
-the store for decisions and time-outs and writes the tool-call log off the hot path. The main
-thread waits for the server and exits with its status. The server's stderr is our stderr, passed
-straight through by the kernel. Nothing but MCP messages is ever written to stdout.
+One relay thread does all of the relaying: it ``poll`` s the client's and the server's pipes, feeds
+each line to the pipeline, and writes what comes out through two :class:`~.outbox.Outbox` es (the
+writes never block, so neither side can stall the other), and it asks the store for decisions and
+time-outs four times a second. With one thread there is no lock to hand over and no GIL to pass
+between readers on every message: a relay that spent a third of a pipelined burst handing the
+interpreter back and forth now spends it relaying. A second thread writes the tool-call log off
+the relay path (:class:`~.relay.Relay`). The main thread waits for the server and exits with its
+status. The server's stderr is our stderr, passed straight through by the kernel. Nothing but MCP
+messages is ever written to stdout.
+
+Where ``select.poll`` is missing (Windows), or with ``MCPGUARD_RELAY=threads``, each direction has
+a reader thread of its own instead, writing with blocking writes under a lock per side.
 """
 
 from __future__ import annotations
@@ -12,10 +19,20 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 
 from mcpguard import logs
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
-from mcpguard.proxy.relay import GRACE_ENV, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
+from mcpguard.proxy.outbox import Outbox, make_non_blocking
+from mcpguard.proxy.relay import (
+    GRACE_ENV,
+    MAX_LINE_ENV,
+    POLL_INTERVAL,
+    READ_SIZE,
+    Relay,
+    tune_interpreter,
+    write_lines,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
@@ -37,6 +54,11 @@ if TYPE_CHECKING:
 
 
 log = logs.get(__name__)
+
+RELAY_ENV = "MCPGUARD_RELAY"
+"""``threads``: relay with a reader thread per side even where ``poll`` exists (the fallback's tests)."""
+BACKLOG = 16 << 20
+"""Bytes queued for one side after which the other side is not read until they drain."""
 
 
 class Shim(Relay):
@@ -72,6 +94,9 @@ class Shim(Relay):
         self._make_redactor = redactor
         self._redactor: Redactor | None = None
         self._integrity = integrity
+        self._to_client: Outbox | None = None
+        """Set while the poll loop relays; None with reader threads (blocking writes)."""
+        self._to_server: Outbox | None = None
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -81,23 +106,43 @@ class Shim(Relay):
         if self._integrity is not None:
             self._integrity.start()  # the server is already booting; the keyring is asked meanwhile
         self._install_signal_handlers()
+        tune_interpreter()
+        import select
+
+        polled = hasattr(select, "poll") and os.environ.get(RELAY_ENV) != "threads"
+        restore: list[int] = []
+        if polled:
+            restore = [fd for fd in (self.stdout_fd,) if make_non_blocking(fd)]
+            assert self._proc.stdin is not None
+            os.set_blocking(self._proc.stdin, False)  # our own pipe: nobody else shares it
+            self._to_client, self._to_server = Outbox(self.stdout_fd), Outbox(self._proc.stdin)
         with self._lock:
             outs = self.pipeline.start()
         self._dispatch(outs)
 
-        server_reader = threading.Thread(target=self._server_loop, name="server-reader", daemon=True)
-        client_reader = threading.Thread(target=self._client_loop, name="client-reader", daemon=True)
-        watcher = threading.Thread(target=self._watch_loop, name="watcher", daemon=True)
-        server_reader.start()
-        client_reader.start()
+        if polled:
+            readers = [threading.Thread(target=self._poll_loop, name="relay", daemon=True)]
+        else:
+            readers = [
+                threading.Thread(target=self._server_loop, name="server-reader", daemon=True),
+                threading.Thread(target=self._client_loop, name="client-reader", daemon=True),
+            ]
+        watcher = threading.Thread(target=self._watch_loop, args=(not polled,), name="watcher", daemon=True)
+        for thread in readers:
+            thread.start()
         watcher.start()
 
         code = self._proc.wait()
         assert code is not None
-        server_reader.join(timeout=2.0)
+        readers[0].join(timeout=2.0)
         self._stopping.set()
         watcher.join(timeout=2.0)
         self._flush_audit()
+        for fd in restore:
+            try:
+                os.set_blocking(fd, True)
+            except OSError:
+                pass
         self._proc.signal_group(signal.SIGTERM)
         if code < 0:
             log.info("server %s ended by signal %d", name, -code)
@@ -127,7 +172,125 @@ class Shim(Relay):
         if proc.wait(timeout=self.grace) is None:
             proc.signal_group(signal.SIGKILL)
 
-    # -- pumps -------------------------------------------------------------------------------------
+    # -- the poll loop -----------------------------------------------------------------------------
+
+    def _poll_loop(self) -> None:
+        """Relay both directions from this one thread until the server's output ends (or the shim stops)."""
+        import select
+
+        proc = self._proc
+        to_client, to_server = self._to_client, self._to_server
+        assert to_client is not None and to_server is not None
+        client_fd, server_fd = self.stdin_fd, proc.stdout
+        buffers = {client_fd: LineBuffer(self.max_line), server_fd: LineBuffer(self.max_line)}
+        handlers = {client_fd: self.pipeline.from_client, server_fd: self.pipeline.from_server}
+        reading = {client_fd, server_fd}
+        poller = select.poll()
+        registered: dict[int, int] = {}
+        readable = select.POLLIN | select.POLLHUP | select.POLLERR | select.POLLNVAL
+        clock = time.monotonic
+        next_tick = clock() + POLL_INTERVAL
+        eof_at: float | None = None  # the client closed its end; the server's stdin is closed once drained
+        ending = 0  # signals sent to a server that outlived its input (0, then SIGTERM, then SIGKILL)
+
+        state: tuple[bool, ...] = ()
+        while (server_fd in reading or to_client.pending) and not self._stopping.is_set():
+            wanted = (
+                client_fd in reading and to_server.size < BACKLOG,
+                server_fd in reading and to_client.size < BACKLOG,
+                to_client.pending,
+                to_server.pending,
+            )
+            if wanted != state:  # (re)register only when what the loop waits for changes
+                state = wanted
+                masks: dict[int, int] = {}
+                for fd, mask, wait_for in (
+                    (client_fd, select.POLLIN, wanted[0]),
+                    (server_fd, select.POLLIN, wanted[1]),
+                    (to_client.fd, select.POLLOUT, wanted[2]),
+                    (to_server.fd, select.POLLOUT, wanted[3]),
+                ):
+                    if wait_for and fd is not None:
+                        masks[fd] = masks.get(fd, 0) | mask
+                for fd in registered.keys() - masks.keys():
+                    poller.unregister(fd)
+                for fd, mask in masks.items():
+                    if registered.get(fd) != mask:
+                        poller.register(fd, mask)
+                registered = masks
+
+            wait = max(0.0, next_tick - clock())
+            for fd, event in poller.poll(wait * 1000):
+                if event & select.POLLOUT:
+                    if fd == to_client.fd and not to_client.flush():
+                        self._client_closed()
+                    if fd == to_server.fd and not to_server.flush():
+                        self._server_closed()
+                if event & readable and fd in reading:
+                    try:
+                        data = os.read(fd, READ_SIZE)
+                    except OSError as exc:
+                        log.warning("reading from the %s failed: %s", "client" if fd == client_fd else "server", exc)
+                        data = b""
+                    buffer = buffers[fd]
+                    if data:
+                        self._relay(buffer.feed(data), handlers[fd])
+                        continue
+                    reading.discard(fd)
+                    rest = buffer.flush()
+                    if rest is not None:
+                        self._relay([rest], handlers[fd])
+                    if fd == client_fd:
+                        eof_at = clock()
+
+            now = clock()
+            if eof_at is not None and proc.returncode is None:
+                if proc.stdin is not None and (not to_server.pending or now - eof_at >= self.grace):
+                    # Everything the client sent is written (or the server stopped reading it): EOF.
+                    proc.close_stdin()
+                    to_server.close()
+                    eof_at = now
+                elif proc.stdin is None and now - eof_at >= self.grace:
+                    ending += 1
+                    eof_at = now
+                    if ending == 1:
+                        log.info(
+                            "server %s still running %.1fs after its input closed; terminating",
+                            self.command[0],
+                            self.grace,
+                        )
+                    proc.signal_group(signal.SIGTERM if ending == 1 else signal.SIGKILL)
+            if now >= next_tick:
+                next_tick = now + POLL_INTERVAL
+                try:
+                    with self._lock:
+                        outs = self.pipeline.decisions_poll() + self.pipeline.tick()
+                    self._dispatch(outs)
+                except Exception:
+                    log.exception("checking for decisions failed; retrying")
+
+    def _post(self, outs: list[Out], to_client: Outbox, to_server: Outbox) -> None:
+        """Queue what the pipeline returned on the outboxes, one write per side."""
+        if len(outs) == 1:
+            side, data = outs[0]
+            client = [data] if side == "client" else []
+            server = [data] if side != "client" else []
+        else:
+            client = [data for side, data in outs if side == "client"]
+            server = [data for side, data in outs if side != "client"]
+        if client and not to_client.closed and not to_client.send(client):
+            self._client_closed()
+        if server and not to_server.closed and not to_server.send(server):
+            self._server_closed()
+
+    def _client_closed(self) -> None:
+        log.info("the client closed its input; stopping the server")
+        self._proc.signal_group(signal.SIGTERM)
+
+    def _server_closed(self) -> None:
+        log.warning("the server is not reading its input; a message to it was dropped")
+
+    # -- reader threads (where poll is missing) ------------------------------------------------------
 
     def _client_loop(self) -> None:
         buffer = LineBuffer(self.max_line)
@@ -213,6 +376,9 @@ class Shim(Relay):
     # -- writing -----------------------------------------------------------------------------------
 
     def _dispatch(self, outs: list[Out]) -> None:
+        if self._to_client is not None and self._to_server is not None:
+            self._post(outs, self._to_client, self._to_server)
+            return
         if len(outs) == 1:
             side, data = outs[0]
             to_client = [data] if side == "client" else []

@@ -126,6 +126,7 @@ def start_approved(spawn_shim: SpawnShim, server: ScriptedServer, **env: str) ->
 # -- rug pulls -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
 @pytest.mark.parametrize("notify", [True, False], ids=["with-list-changed", "silent"])
 def test_rug_pull_at_run_time_is_held(spawn_shim: SpawnShim, scripted: Any, notify: bool) -> None:
     server = scripted(f"rug-{notify}").write(
@@ -407,6 +408,7 @@ def test_poisoned_tool_result_passes_unchanged_and_is_logged_with_findings(
     assert "tag-characters" in {f["kind"] for f in rows[-1]["findings"]}, rows[-1]
 
 
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
 def test_server_requests_to_the_client_and_the_answers_pass_through(spawn_shim: SpawnShim, scripted: Any) -> None:
     server = scripted("asker").write(phases=[{"tools": [ASK]}])
     shim = start_approved(spawn_shim, server)
@@ -423,6 +425,7 @@ def test_server_requests_to_the_client_and_the_answers_pass_through(spawn_shim: 
 # -- transport robustness ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
 def test_fifty_megabyte_result_passes_byte_identical_both_ways(spawn_shim: SpawnShim, scripted: Any) -> None:
     server = scripted("big").write(phases=[{"tools": [ECHO]}])
     shim = start_approved(spawn_shim, server)
@@ -521,6 +524,7 @@ def test_oversized_server_answer_still_answers_the_client(spawn_shim: SpawnShim,
     assert text_of(shim.call("echo", {"text": "small"})["result"]) == "small"
 
 
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
 def test_malformed_lines_from_the_server_are_dropped(spawn_shim: SpawnShim, scripted: Any) -> None:
     server = scripted("junk-server").write(phases=[{"tools": [NOISE, ECHO]}])
     shim = start_approved(spawn_shim, server)
@@ -536,6 +540,7 @@ def test_malformed_lines_from_the_server_are_dropped(spawn_shim: SpawnShim, scri
 # -- life cycle ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
 @pytest.mark.parametrize(
     ("behaviour", "limit"),
     [
@@ -573,6 +578,7 @@ def test_sigterm_to_the_shim_ends_the_server(spawn_shim: SpawnShim, scripted: An
     wait_for(lambda: not pid_alive(pid), 2.0, "the server to end with the shim")
 
 
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
 def test_server_crash_makes_the_shim_exit_with_its_status(spawn_shim: SpawnShim, scripted: Any) -> None:
     server = scripted("crashy").write(phases=[{"tools": [CRASH, ECHO]}])
     shim = start_approved(spawn_shim, server)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from mcpguard.audit import ArgumentsText
 from mcpguard.pinning.store import Store
 from mcpguard.proxy.session import Settings
 from tests.factories import (
@@ -403,7 +404,10 @@ def test_calls_are_queued_for_the_log(pb: Playbook) -> None:
     pb.server(text_result(3, "no such file", is_error=True))
     pb.client(call(4, "read_file", {"path": "c"}))
     pb.server(error(4, -32000, "crashed"))
-    records = pb.session.audit
+    # Relayed first, observed later: nothing is scanned or recorded on the relay path.
+    assert pb.session.audit == []
+    assert all(flow.record is None and not flow.findings for flow in pb.session.finished)
+    records = pb.pipeline.observe(pb.session.finished)
     assert [(r.tool, r.outcome) for r in records] == [
         ("read_file", "ok"),
         ("nope", "blocked"),
@@ -411,10 +415,41 @@ def test_calls_are_queued_for_the_log(pb: Playbook) -> None:
         ("read_file", "protocol-error"),
     ]
     assert records[0].duration_ms == pytest.approx(250.0)
-    assert records[0].arguments == '{"path": "a"}'
+    assert records[0].arguments == {"path": "a"}
     assert records[0].result_size > 0
     assert [f["kind"] for f in records[0].findings] == ["bidi-control"]
+    assert records[1].arguments == "{}" and records[1].result_size == 0
     assert records[3].detail == "crashed"
+    assert pb.session.finished_bytes == sum(flow.size for flow in pb.session.finished)
+
+
+def test_a_failing_observer_costs_no_log_record(pb: Playbook, expect_warnings: list[str]) -> None:
+    from mcpguard.proxy.steps import ResultScan
+
+    def broken(self: object, session: object, flow: object) -> None:
+        raise RuntimeError("boom")
+
+    approved(pb, [READ])
+    pb.client(call(1, "read_file", {"path": "a"}))
+    out = pb.server(text_result(1, "hello"))
+    assert out.to_client == [text_result(1, "hello")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ResultScan, "call_finished", broken)
+        (record,) = pb.pipeline.observe(pb.session.finished)
+    assert record.outcome == "ok"
+    assert any("ResultScan.call_finished failed" in w for w in expect_warnings)
+
+
+def test_large_requests_are_remembered_without_their_arguments(pb: Playbook) -> None:
+    from mcpguard.proxy.pipeline import LIGHT_FROM
+
+    approved(pb, [READ])
+    pb.client(call(1, "read_file", {"path": "a" * 4 * LIGHT_FROM}))
+    ((request, _),) = pb.session.pending.values()
+    arguments = request["params"]["arguments"]
+    assert isinstance(arguments, ArgumentsText) and arguments.endswith("[cut]") and len(arguments) < 2 * LIGHT_FROM
+    pb.client(call(2, "read_file", {"path": "b"}))
+    assert pb.session.pending[("n", 2)][0]["params"]["arguments"] == {"path": "b"}
 
 
 # -- the first list of a never-seen server waits for the user while the tray runs ---------------------

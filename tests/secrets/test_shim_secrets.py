@@ -192,6 +192,8 @@ def test_the_shim_scrubs_records_before_they_are_logged() -> None:
             CallRecord(2.0, "t", ArgumentsText(json.dumps({"q": GITHUB_TOKEN})), 1.0, "ok"),
             CallRecord(3.0, "t", {"q": "nothing"}, 1.0, "ok"),
         ]  # fmt: skip
+        finished: list[object] = []
+        finished_bytes = 0
 
     class Pipeline:
         session = Session()

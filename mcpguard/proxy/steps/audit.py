@@ -1,8 +1,6 @@
-"""Queues a log record for every tool call, blocked or answered; the shim writes it off the hot path."""
+"""Makes the log record of every tool call, blocked or answered; the relay writes it off the hot path."""
 
 from __future__ import annotations
-
-import time
 
 from mcpguard.audit import ArgumentsText, CallRecord, bounded_json
 
@@ -15,26 +13,25 @@ if TYPE_CHECKING:
 
 
 class CallLog:
-    """Turns calls and their answers into :class:`CallRecord` s in ``session.audit``."""
+    """Turns finished calls into :class:`CallRecord` s (``flow.record``), after the other observers.
 
-    def tool_called(self, session: Session, flow: Flow) -> None:
-        if flow.reply is None:
-            return
+    A call mcpguard refused (``flow.reply`` set by the gate) is logged as ``blocked`` with its
+    request's arguments; a call the server answered gets the outcome its answer says.
+    """
+
+    def call_finished(self, session: Session, flow: Flow) -> None:
         params = flow.params
-        session.audit.append(
-            CallRecord(
-                at=time.time(),
-                tool=str(params.get("name", "")),
-                # Rendered now: a refused call's arguments may be large, and the record waits for the flush.
+        tool = str(params.get("name", ""))
+        if flow.reply is not None:
+            flow.record = CallRecord(
+                at=flow.at,
+                tool=tool,
                 arguments=ArgumentsText(bounded_json(params.get("arguments"), source_bytes=flow.size or None)),
                 duration_ms=None,
                 outcome="blocked",
                 detail=flow.detail,
+                findings=flow.findings,
             )
-        )
-
-    def tool_answered(self, session: Session, flow: Flow) -> None:
-        if flow.own:
             return
         result = flow.result
         error: Any = flow.message.get("error")
@@ -45,16 +42,13 @@ class CallLog:
             outcome, detail = "tool-error", ""
         else:
             outcome, detail = "ok", ""
-        params = flow.params
-        session.audit.append(
-            CallRecord(
-                at=time.time(),
-                tool=str(params.get("name", "")),
-                arguments=params.get("arguments"),
-                duration_ms=(session.clock() - flow.started) * 1000 if flow.started else None,
-                outcome=outcome,
-                result_size=flow.size,
-                findings=flow.findings,
-                detail=detail,
-            )
+        flow.record = CallRecord(
+            at=flow.at,
+            tool=tool,
+            arguments=params.get("arguments"),
+            duration_ms=(flow.ended - flow.started) * 1000 if flow.started else None,
+            outcome=outcome,
+            result_size=flow.size,
+            findings=flow.findings,
+            detail=detail,
         )

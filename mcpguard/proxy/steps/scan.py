@@ -9,11 +9,15 @@ if TYPE_CHECKING:
 
 
 class ResultScan:
-    """Reports, never rewrites: a result is data the user asked for, and changing it silently would lie."""
+    """Reports, never rewrites: a result is data the user asked for, and changing it silently would lie.
 
-    def tool_answered(self, session: Session, flow: Flow) -> None:
-        result = flow.result
-        if result is None or flow.own:
+    It observes finished calls (``call_finished``), so the scan runs after the answer went to the
+    client, off the relay path: a report cannot hold up the answer it reports on.
+    """
+
+    def call_finished(self, session: Session, flow: Flow) -> None:
+        result = flow.result if flow.reply is None else None
+        if result is None:
             return
         from mcpguard.scanner import scan_result
 
