@@ -64,6 +64,7 @@ class Flow:
         "ended",
         "at",
         "record",
+        "raw",
     )
 
     def __init__(
@@ -104,6 +105,8 @@ class Flow:
         """For a finished call: the wall-clock time its answer passed, as the log shows it."""
         self.record: CallRecord | None = None
         """For a finished call: its log record, made by the log step."""
+        self.raw: bytes | bytearray | None = None
+        """For a finished call waiting for the observers: the answer's line, parsed again when observed."""
 
     def __repr__(self) -> str:
         return f"Flow(method={self.method!r}, own={self.own}, modified={self.modified}, deferred={self.deferred})"

@@ -415,7 +415,7 @@ def test_calls_are_queued_for_the_log(pb: Playbook) -> None:
         ("read_file", "protocol-error"),
     ]
     assert records[0].duration_ms == pytest.approx(250.0)
-    assert records[0].arguments == {"path": "a"}
+    assert records[0].arguments == '{"path": "a"}', "rendered for the log by the observer, off the relay path"
     assert records[0].result_size > 0
     assert [f["kind"] for f in records[0].findings] == ["bidi-control"]
     assert records[1].arguments == "{}" and records[1].result_size == 0
@@ -441,7 +441,10 @@ def test_a_failing_observer_costs_no_log_record(pb: Playbook, expect_warnings: l
 
 
 def test_large_requests_are_remembered_without_their_arguments(pb: Playbook) -> None:
+    from mcpguard.audit import MAX_ARGUMENTS_CHARS
     from mcpguard.proxy.pipeline import LIGHT_FROM
+
+    assert LIGHT_FROM <= MAX_ARGUMENTS_CHARS, "CallLog renders whole arguments with bounded_json's one-call path"
 
     approved(pb, [READ])
     pb.client(call(1, "read_file", {"path": "a" * 4 * LIGHT_FROM}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mcpguard.audit import ArgumentsText, CallRecord, bounded_json
+from mcpguard.proxy.pipeline import LIGHT_FROM
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
@@ -42,10 +43,14 @@ class CallLog:
             outcome, detail = "tool-error", ""
         else:
             outcome, detail = "ok", ""
+        arguments = params.get("arguments")
+        if not isinstance(arguments, ArgumentsText):
+            # Remembered whole, so its request was under LIGHT_FROM bytes: one call of the C encoder.
+            arguments = ArgumentsText(bounded_json(arguments, source_bytes=LIGHT_FROM))
         flow.record = CallRecord(
             at=flow.at,
             tool=tool,
-            arguments=params.get("arguments"),
+            arguments=arguments,
             duration_ms=(flow.ended - flow.started) * 1000 if flow.started else None,
             outcome=outcome,
             result_size=flow.size,
