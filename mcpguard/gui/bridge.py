@@ -2,8 +2,9 @@
 
 Shims write from their own processes, so there is nothing to connect to: the bridge polls three
 counters that every writer bumps (decisions, new definitions, log rows), each a one-row read of a
-WAL database that never blocks a writer. It also beats the tray's heartbeat, by which shims know a
-user can be asked.
+WAL database that never blocks a writer, and the small table of sign-ins remote bridges ask the
+user for. It also beats the tray's heartbeat, by which shims and remote bridges know a user can be
+asked.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from mcpguard.audit import AuditLog
-from mcpguard.pinning.store import Store
+from mcpguard.pinning.store import SignInRequest, Store
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class StoreBridge(QObject):
     """A server showed a definition never seen before (something may wait for approval)."""
     calls_added = Signal()
     """New rows in the tool-call log."""
+    signins_changed = Signal()
+    """A remote bridge asks the user to sign in, or no longer does (:attr:`signins` holds the current ones)."""
 
     def __init__(self, store: Store, parent: QObject | None = None, *, poll_ms: int = 400) -> None:
         super().__init__(parent)
@@ -37,6 +40,7 @@ class StoreBridge(QObject):
         self._decisions = store.decisions_rev()
         self._definitions = store.observations_rev()
         self._last_call = self.audit.last_id()
+        self.signins: list[SignInRequest] = store.signins()
         self._timer = QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self.poll)
@@ -65,6 +69,7 @@ class StoreBridge(QObject):
             decisions = self.store.decisions_rev()
             definitions = self.store.observations_rev()
             last_call = self.audit.last_id()
+            signins = self.store.signins()
         except Exception:
             log.exception("could not read the mcpguard database")
             return
@@ -77,3 +82,6 @@ class StoreBridge(QObject):
         if last_call != self._last_call:
             self._last_call = last_call
             self.calls_added.emit()
+        if [r.id for r in signins] != [r.id for r in self.signins]:
+            self.signins = signins
+            self.signins_changed.emit()

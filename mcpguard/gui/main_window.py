@@ -198,7 +198,38 @@ class MainWindow(QMainWindow):
         close.setShortcut(QKeySequence.StandardKey.Close)
         close.triggered.connect(self.close)
         menu.addAction(close)
+        self.signin_menu = self.menuBar().addMenu("Sign &in")
+        """Sign-ins remote bridges wait for; shown only while there are some (see :mod:`mcpguard.gui.signin`)."""
+        self._signins_seen: set[int] = set()
+        self._signins_said = False
+        bridge.signins_changed.connect(self._on_signins_changed)
+        self._on_signins_changed()
         self._update_title()
+
+    def _on_signins_changed(self) -> None:
+        """Offer each waiting sign-in in the menu bar; without a tray icon, also say so and come forward.
+
+        Without a system tray the window is the application, and the only place the user can be
+        told that an AI client's server waits for a sign-in.
+        """
+        from mcpguard.gui import signin as offers
+
+        requests = self.bridge.signins
+        self.signin_menu.clear()
+        for request in requests:
+            action = self.signin_menu.addAction(offers.menu_text(request))
+            action.triggered.connect(lambda _=False, rid=request.id: offers.open_signin(self.store, rid))
+        self.signin_menu.menuAction().setVisible(bool(requests))
+        fresh = [r for r in requests if r.id not in self._signins_seen]
+        self._signins_seen = {r.id for r in requests}
+        if fresh and self.quit_on_close:
+            title, text = offers.signin_notification(fresh[-1])
+            self.statusBar().showMessage(f"{title}: {text.splitlines()[0]} Open it from the Sign in menu.")
+            self.show()
+            self.raise_()
+        elif not requests and self._signins_said:
+            self.statusBar().clearMessage()
+        self._signins_said = bool(requests) and (self._signins_said or bool(fresh and self.quit_on_close))
 
     def show_page(self, page: str) -> None:
         """Bring the window forward on ``approvals``, ``activity``, ``servers``, ``clients`` or ``secrets``."""

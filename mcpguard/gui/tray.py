@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from mcpguard.audit import AuditLog
+from mcpguard.gui import signin as offers
 from mcpguard.gui.icons import TrayState, tray_icon
 from mcpguard.gui.main_window import MainWindow
 from mcpguard.pinning.store import ItemView, ServerRecord, Store
@@ -47,6 +48,9 @@ class Tray(QObject):
         self._notify_server: int | None = None
         self._notify_client: ServerKey | None = None
         """The client config entry the last notification was about; a click opens it on the AI clients page."""
+        self._notify_signin: int | None = None
+        """The sign-in request the last notification offered; a click opens it in the browser."""
+        self._signins_announced: set[int] = set()
         self.icon = QSystemTrayIcon(tray_icon(TrayState.OK))
         self.menu = QMenu()
         self.menu.aboutToShow.connect(self._rebuild_menu)
@@ -58,9 +62,11 @@ class Tray(QObject):
         window.bridge.definitions_changed.connect(self.refresh)
         window.bridge.decisions_changed.connect(self.refresh)
         window.bridge.calls_added.connect(self.on_calls_added)
+        window.bridge.signins_changed.connect(self.on_signins_changed)
         self._rebuild_menu()
         self._seed_notified()
         self.refresh()
+        self.on_signins_changed()
 
     def show(self) -> None:
         self.icon.show()
@@ -114,9 +120,16 @@ class Tray(QObject):
         self._show_message(title, text, icon)
 
     def _show_message(
-        self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon, *, client: ServerKey | None = None
+        self,
+        title: str,
+        text: str,
+        icon: QSystemTrayIcon.MessageIcon,
+        *,
+        client: ServerKey | None = None,
+        signin: int | None = None,
     ) -> None:
         self._notify_client = client
+        self._notify_signin = signin
         if self.icon.isVisible():
             self.icon.showMessage(title, text, icon, 15000)
         self.notified.emit(title, text)
@@ -139,6 +152,28 @@ class Tray(QObject):
             QSystemTrayIcon.MessageIcon.Critical,
         )
 
+    def on_signins_changed(self) -> None:
+        """A remote bridge waits for the user to sign in: say so once, naming where credentials will go.
+
+        Not subject to the notification settings: the AI client was told to use this notification,
+        and nothing happens until the user acts on it. Pausing notifications still silences it (the
+        menu keeps offering it).
+        """
+        requests = self.window.bridge.signins
+        current = {r.id for r in requests}
+        fresh = [r for r in requests if r.id not in self._signins_announced]
+        self._signins_announced = (self._signins_announced & current) | {r.id for r in fresh}
+        if not fresh or self.paused:
+            return
+        request = fresh[-1]
+        title, text = offers.signin_notification(request)
+        self._notify_server = None
+        self._show_message(title, text, QSystemTrayIcon.MessageIcon.Information, signin=request.id)
+
+    def open_signin(self, request_id: int) -> bool:
+        """Open a sign-in request's authorization page in the browser; False when it no longer waits."""
+        return offers.open_signin(self.store, request_id)
+
     @Slot(object)
     def on_client_events(self, events: list[ClientEvent]) -> None:
         """A client config changed: a server runs unguarded, was wrapped automatically, or lost its wrap.
@@ -155,7 +190,10 @@ class Tray(QObject):
         self._show_message(title, text, icon, client=events[0].server.key)
 
     def _on_icon_message_clicked(self) -> None:
-        if self._notify_client is not None:
+        if self._notify_signin is not None:
+            if not self.open_signin(self._notify_signin):
+                self.window.show_page("activity")
+        elif self._notify_client is not None:
             self.window.show_client_server(self._notify_client)
         elif self._notify_server is not None:
             self.window.review(self._notify_server)
@@ -169,6 +207,11 @@ class Tray(QObject):
     def _rebuild_menu(self) -> None:
         """Rebuilt on every opening, so counts and names are never stale."""
         self.menu.clear()
+        for request in self.store.signins():
+            action = self.menu.addAction(offers.menu_text(request))
+            action.triggered.connect(lambda _=False, rid=request.id: self.open_signin(rid))
+        if not self.menu.isEmpty():
+            self.menu.addSeparator()
         waiting = self.store.waiting()
         servers = sorted({(s.id, s.name) for s, _ in waiting}, key=lambda p: p[1])
         if waiting:

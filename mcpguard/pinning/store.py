@@ -106,6 +106,21 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE decisions ADD COLUMN mac TEXT;
     """,
+    # 4: a remote bridge that needs the user to sign in asks the tray to offer it. The row holds
+    # the authorization URL (its state and PKCE challenge, never a code, verifier or token) and
+    # lives no longer than the bridge's loopback listener waits for the redirect. AUTOINCREMENT:
+    # an id is never reused, so the tray tells a new request from one it already announced.
+    """
+    CREATE TABLE signins (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        client TEXT NOT NULL,
+        server TEXT NOT NULL,
+        host TEXT NOT NULL,
+        url TEXT NOT NULL,
+        created REAL NOT NULL,
+        expires REAL NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -238,6 +253,31 @@ class Decision(Value):
         self.actor = actor
         self.at = at
         self.note = note
+
+
+class SignInRequest(Value):
+    """A remote bridge waits for the user to sign in: the tray offers "Sign in to NAME"."""
+
+    __slots__ = ("id", "client", "server", "host", "url", "created", "expires")
+
+    id: Final[int]
+    client: Final[str]
+    server: Final[str]
+    host: Final[str]
+    """The authorization server's host: where the user is about to type credentials."""
+    url: Final[str]
+    """The authorization URL to open in the browser (state and PKCE challenge only, no secret)."""
+    created: Final[float]
+    expires: Final[float]
+
+    def __init__(self, id: int, client: str, server: str, host: str, url: str, created: float, expires: float) -> None:
+        self.id = id
+        self.client = client
+        self.server = server
+        self.host = host
+        self.url = url
+        self.created = created
+        self.expires = expires
 
 
 class Store:
@@ -694,14 +734,50 @@ class Store:
         return int(self._meta_number("observations_rev"))
 
     def beat(self, now: float | None = None) -> None:
-        """The tray says it is running (every few seconds), so shims know a user can be asked."""
+        """The tray says it is running (every few seconds), so shims know a user can be asked.
+
+        Expired sign-in requests go in the same transaction: a bridge that was killed before it could
+        remove its own leaves nothing the tray would offer for longer than its listener waited.
+        """
+        when = time.time() if now is None else now
         with self._write() as conn:
-            value = str(time.time() if now is None else now)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'tray_heartbeat'", (value,))
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'tray_heartbeat'", (str(when),))
+            conn.execute("DELETE FROM signins WHERE expires <= ?", (when,))
 
     def tray_alive(self, within: float = 10.0) -> bool:
         """True when a tray has beaten within ``within`` seconds."""
         return time.time() - self._meta_number("tray_heartbeat") < within
+
+    # -- sign-in requests ---------------------------------------------------------------------------
+
+    def post_signin(self, client: str, server: str, host: str, url: str, expires: float) -> int:
+        """Ask the tray to offer a sign-in; returns the request's id. It replaces any older one for the server.
+
+        A newer request supersedes the old one: only the newest bridge's listener is sure to be waiting.
+        """
+        with self._write() as conn:
+            conn.execute("DELETE FROM signins WHERE client = ? AND server = ?", (client, server))
+            cur = conn.execute(
+                "INSERT INTO signins (client, server, host, url, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                (client, server, host, url, time.time(), expires),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def drop_signin(self, request_id: int) -> None:
+        """The sign-in finished, failed or was given up: the tray stops offering it."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM signins WHERE id = ?", (request_id,))
+
+    def signins(self, now: float | None = None) -> list[SignInRequest]:
+        """Sign-in requests not yet expired, oldest first (one small read; the tray polls it)."""
+        when = time.time() if now is None else now
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, client, server, host, url, created, expires FROM signins WHERE expires > ? ORDER BY id",
+                (when,),
+            ).fetchall()
+        return [SignInRequest(*row) for row in rows]
 
     def waiting(self) -> list[tuple[ServerRecord, ItemView]]:
         """Every item whose live definition waits for a decision (pending or changed), server by server."""

@@ -21,8 +21,10 @@ import queue
 import signal
 import sys
 import threading
+import time
 
 from mcpguard import logs
+from mcpguard.policy import Status
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
 from mcpguard.proxy.relay import GRACE_ENV, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
@@ -34,10 +36,12 @@ if TYPE_CHECKING:
 
     from mcpguard.audit import AuditLog
     from mcpguard.paths import AppPaths
+    from mcpguard.pinning.store import Store
     from mcpguard.proxy.jsonrpc import Line, Oversized
     from mcpguard.proxy.pipeline import Out, Pipeline
-    from mcpguard.remote.auth import Auth
+    from mcpguard.remote.auth import NoAuth
     from mcpguard.remote.endpoint import Endpoint
+    from mcpguard.remote.oauth.flow import OAuthAuth
     from mcpguard.remote.transport import Deliver, HttpTransport
     from mcpguard.secrets.base import SecretStore
 
@@ -49,6 +53,10 @@ LIST_CHANGED_KINDS = ("tools", "prompts", "resources")
 _STOP_SIGNALS = [s for s in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)) if s is not None]
 GUARDED_CALLS = frozenset({"tools/call", "prompts/get"})
 """Requests decided against what the server listed: after a new session they are decided again."""
+AUTHORIZATION_SERVER = "authorization-server"
+"""The word before the issuer of the authorization server in a remote server's pinned "command line"."""
+EXCHANGE_SLACK = 15.0
+"""Seconds a sign-in that just got its redirect may take for the code exchange after its listener's deadline."""
 
 
 class _Interrupted(BaseException):
@@ -117,6 +125,8 @@ class Bridge(Relay):
         connect: Builds the transport, given the function it delivers server messages to, the one
             it calls after it replaced a session the server forgot, and the one that takes a call
             back into the guard after that.
+        signin: The OAuth method, when it is used: a sign-in it offers in the tray is seen through
+            when the client leaves, and withdrawn when the bridge is stopped.
     """
 
     log = log
@@ -131,8 +141,10 @@ class Bridge(Relay):
         stdout_fd: int = 1,
         max_line: int | None = None,
         grace: float | None = None,
+        signin: OAuthAuth | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.signin = signin
         self.audit = audit
         self.stdin_fd = stdin_fd
         self.stdout_fd = stdout_fd
@@ -161,6 +173,7 @@ class Bridge(Relay):
         code = 0
         try:
             self._client_loop()
+            self._linger()
         except _Interrupted as stop:
             log.info("stopping on signal %d", stop.signum)
             code = 128 + stop.signum
@@ -181,6 +194,8 @@ class Bridge(Relay):
                 signal.signal(sig, signal.SIG_DFL)
         if not self._workers.wait(self.grace):
             log.info("requests still in flight %.1fs after the client left; ending the session anyway", self.grace)
+        if self.signin is not None:
+            self.signin.cancel_signin()
         try:
             self.transport.close()
         except Exception:
@@ -189,6 +204,26 @@ class Bridge(Relay):
         self._stopping.set()
         watcher.join(timeout=2.0)
         self._flush_audit()
+
+    def _linger(self) -> None:
+        """The client left while a sign-in waits in the tray: see it through, so the next start has the token.
+
+        A client that got "sign in, then retry" may well close the bridge and start a new one later;
+        the user's sign-in should not be lost with this process. Bounded by the listener's own
+        deadline; a signal still ends the bridge at once (and withdraws the offer).
+        """
+        auth = self.signin
+        left = auth.signin_left() if auth is not None else None
+        if auth is None or left is None:
+            return
+        print(
+            f"mcpguard: waiting up to {left:.0f} s for the sign-in to {auth.name} offered in the tray",
+            file=sys.stderr,
+            flush=True,
+        )
+        deadline = time.monotonic() + left + EXCHANGE_SLACK
+        while not auth.wait_signin(0.5) and time.monotonic() < deadline:
+            pass
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -278,6 +313,35 @@ class Bridge(Relay):
                 )
                 self._from_server(jsonrpc.encode(error))
 
+    # -- identity --------------------------------------------------------------------------------
+
+    def pin_command(self, command: list[str]) -> None:
+        """The server's pinned identity changed mid-session (its authorization server became known or moved).
+
+        Running the guard's start again observes the new "command line": when it is not approved,
+        every call from now on is held, exactly as for a server started with a changed command.
+        The watcher then lets every step react as after a decision, so a client whose view
+        changed hears ``list_changed``. With trust on first use, a never-seen server's first
+        connection approves the new identity as it approved the first. Called from the thread that
+        learned the issuer.
+        """
+        with self._lock:
+            session = self.pipeline.session
+            if command == session.command:
+                return
+            log.info("the pinned identity of %r is now %s", session.name, command)
+            session.command = command
+            outs = self.pipeline.start()
+            actor = session.first_use_actor()
+            view = session.view("command", "")
+            if actor is not None and view is not None and view.status is not Status.APPROVED:
+                # what a never-seen server shows on its first connection includes where it signs in
+                session.store.decide(session.server.id, "command", "", "approve", actor=actor)
+                outs += self.pipeline.start()
+            session.rev = -1  # every step re-reads its pins at the watcher's next look
+        if outs:
+            self._workers.submit(lambda: self._dispatch(outs))
+
     # -- writing -----------------------------------------------------------------------------------
 
     def _dispatch(self, outs: Sequence[Out]) -> None:
@@ -309,7 +373,8 @@ def main(
     OAuth (:mod:`mcpguard.remote.oauth`) answers the server's 401s unless the user passed an
     ``Authorization`` header of their own. ``--trust-issuer`` is part of the pinned identity: an
     exception to the issuer check is a change of what the user trusts, so it holds tools like a
-    changed URL does.
+    changed URL does. So is the authorization server, once it is known: from the stored tokens at
+    start (else as last recorded), then from every discovery.
     """
     _skip_httpx_cli()
     from mcpguard.audit import AuditLog
@@ -318,6 +383,7 @@ def main(
     from mcpguard.proxy.pipeline import Pipeline
     from mcpguard.proxy.session import Session
     from mcpguard.proxy.steps import default_steps
+    from mcpguard.remote.auth import NoAuth
     from mcpguard.remote.endpoint import KEYRING_REF, check_url, parse_headers, resolve_keyring_headers
     from mcpguard.remote.errors import RemoteError
     from mcpguard.remote.transport import DEFAULT_TIMEOUT, HttpTransport
@@ -345,11 +411,15 @@ def main(
             return 2
     store = Store.open(paths)
     command = pinned_command(endpoint.identity, trust_issuer)
-    auth = _oauth(endpoint, extra, paths, name, scope, client_id, client_metadata_url, trust_issuer)
+    auth = _oauth(endpoint, extra, paths, store, client, name, scope, client_id, client_metadata_url, trust_issuer)
     if isinstance(auth, str):
         print(f"mcpguard: {auth}", file=sys.stderr)
         return 2
     session = Session(store, client=client, name=name, command=command)
+    oauth = None if isinstance(auth, NoAuth) else auth
+    if oauth is not None:
+        issuer = oauth.stored_issuer() or recorded_issuer(store, session.server.id, command)
+        session.command = pinned_command(endpoint.identity, trust_issuer, issuer)
     max_line = int(os.environ.get(MAX_LINE_ENV, DEFAULT_MAX_LINE))
 
     def connect(
@@ -367,32 +437,86 @@ def main(
             auth=auth,
         )
 
-    bridge = Bridge(Pipeline(session, default_steps()), AuditLog(store), connect, max_line=max_line)
+    bridge = Bridge(Pipeline(session, default_steps()), AuditLog(store), connect, max_line=max_line, signin=oauth)
+    if oauth is not None:
+        identity = endpoint.identity
+        oauth.on_issuer = lambda issuer: bridge.pin_command(pinned_command(identity, trust_issuer, issuer))
     return bridge.run()
 
 
-def pinned_command(identity: Sequence[str], trust_issuer: str | None) -> list[str]:
-    """The "command line" pinned for a remote server: its URL identity, plus any issuer trusted by hand.
+def pinned_command(identity: Sequence[str], trust_issuer: str | None, issuer: str | None = None) -> list[str]:
+    """The "command line" pinned for a remote server: its URL identity, any issuer trusted by hand, its
+    authorization server.
 
     ``--trust-issuer`` relaxes a security check, so adding, changing or dropping it is a change
-    the user must approve, exactly like a changed URL: the tools are held until then.
+    the user must approve, exactly like a changed URL: the tools are held until then. The
+    authorization server is where the user's credentials go; a server that moves to another one
+    is held the same way (and signing in there is a fresh sign-in: credentials are bound to
+    their issuer). A server that needs no authorization has none.
     """
     command = list(identity)
     if trust_issuer:
         command += ["trust-issuer", trust_issuer]
+    if issuer:
+        command += [AUTHORIZATION_SERVER, issuer]
     return command
+
+
+def recorded_issuer(store: Store, server_id: int, base: Sequence[str]) -> str | None:
+    """The authorization server last pinned for this very URL (and ``--trust-issuer``), if any.
+
+    Used at start when no stored token names one (after ``remote logout``, or with a locked
+    keyring): pinning the server without it until the first 401 would flip its identity to
+    "changed" and back, and announce a change that is none. Discovery corrects it when it differs.
+    """
+    from mcpguard.errors import UnknownItem
+
+    try:
+        view = store.item(server_id, "command", "")
+    except UnknownItem:
+        return None
+    argv = view.live.definition.get("argv") if view.live is not None else None
+    if not isinstance(argv, list) or argv[: len(base)] != list(base) or len(argv) != len(base) + 2:
+        return None
+    word, issuer = argv[len(base) :]
+    return issuer if word == AUTHORIZATION_SERVER and isinstance(issuer, str) else None
+
+
+class StoreBoard:
+    """The tray's side of a sign-in, through the store it polls: the ``signins`` table and its heartbeat.
+
+    The store rather than a file: every process of mcpguard already meets there, the tray already
+    polls it, it is 0600 in a 0700 profile, a row is written and removed in one transaction, and
+    the tray's heartbeat deletes expired rows in its own.
+    """
+
+    def __init__(self, store: Store, client: str, name: str) -> None:
+        self.store = store
+        self.client = client
+        self.name = name
+
+    def tray_alive(self) -> bool:
+        return self.store.tray_alive()
+
+    def post(self, host: str, url: str, expires: float) -> int:
+        return self.store.post_signin(self.client, self.name, host, url, expires)
+
+    def drop(self, request_id: int) -> None:
+        self.store.drop_signin(request_id)
 
 
 def _oauth(
     endpoint: Endpoint,
     extra: Mapping[str, str],
     paths: AppPaths,
+    store: Store,
+    client: str,
     name: str,
     scope: str | None,
     client_id: str | None,
     client_metadata_url: str | None,
     trust_issuer: str | None,
-) -> Auth | str:
+) -> NoAuth | OAuthAuth | str:
     """The auth method for this bridge, or a sentence saying which option is wrong.
 
     A user who passes ``Authorization`` with ``--header`` chose a static credential: no OAuth then.
@@ -426,6 +550,7 @@ def _oauth(
         client_id=client_id,
         client_metadata_url=client_metadata_url,
         trust_issuer=trust_issuer,
+        board=StoreBoard(store, client, name),
     )
 
 

@@ -10,6 +10,7 @@
           ├── RedirectRefused    a redirect to another origin, or one that would turn a POST into a GET
           ├── HTTPStatusError    the server answered with a status the transport cannot use
           │    ├── AuthRequired  401 or 403 that no auth hook could answer
+          │    │    └── SignInPending  the user is to sign in through the tray first
           │    └── SessionExpired  404 for a request that carried a session id
           └── ProtocolError      the answer is not Streamable HTTP (content type, SSE, no answer)
 """
@@ -55,6 +56,14 @@ class HTTPStatusError(RemoteError):
 
 class AuthRequired(HTTPStatusError):
     """The server wants credentials (401) or better ones (403), and no auth hook provided them."""
+
+
+class SignInPending(AuthRequired):
+    """The tray offers the sign-in this request needs: the client is told so at once, in these words.
+
+    Not a failure of the server or the transport, so it is neither logged as a warning nor
+    prefixed with "no answer from the server".
+    """
 
 
 class SessionExpired(HTTPStatusError):

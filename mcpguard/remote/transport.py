@@ -42,6 +42,7 @@ from mcpguard.remote.errors import (
     RedirectRefused,
     RemoteError,
     SessionExpired,
+    SignInPending,
 )
 from mcpguard.remote.sse import Event, SSEDecoder
 
@@ -633,21 +634,19 @@ class HttpTransport:
         if self._closed.is_set():
             out.waiting.clear()  # the client has gone: no one to answer, nothing worth a warning
             return
-        if not isinstance(exc, ConnectFailed):  # that one is logged once per outage, where it happens
-            log.warning("%s", exc)
+        if isinstance(exc, SignInPending):
+            log.info("%s", exc)
+            message = f"{exc}."
+        else:
+            if not isinstance(exc, ConnectFailed):  # that one is logged once per outage, where it happens
+                log.warning("%s", exc)
+            text = str(exc)
+            message = f"mcpguard got no answer from the server. {text[0].upper()}{text[1:]}."
         if not out.waiting:
             return
-        text = str(exc)
-        text = text[0].upper() + text[1:]
         for key in list(out.waiting):
             out.waiting.discard(key)
-            self._deliver(
-                jsonrpc.encode(
-                    jsonrpc.error_response(
-                        out.ids[key], TRANSPORT_ERROR, f"mcpguard got no answer from the server. {text}."
-                    )
-                )
-            )
+            self._deliver(jsonrpc.encode(jsonrpc.error_response(out.ids[key], TRANSPORT_ERROR, message)))
 
     # -- sessions ------------------------------------------------------------------------------------
 
@@ -1042,6 +1041,8 @@ def _auth_error(response: httpx.Response, name: str, auth: object = None) -> Aut
     status = response.status_code
     failure = getattr(auth, "failure", None)  # an auth method that tried says why it could not
     if isinstance(failure, str) and failure:
+        if getattr(auth, "signin_pending", False):
+            return SignInPending(failure, status)
         return AuthRequired(failure, status)
     if status == 401:
         text = (

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import selectors
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -47,6 +49,51 @@ def subprocess_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
+
+
+@contextmanager
+def running_oauth_server() -> Iterator[str]:
+    """``tests/servers/sdk_oauth.py`` on 127.0.0.1 (an SDK server with the SDK's authorization server); its MCP URL."""
+    proc = subprocess.Popen(
+        [PYTHON, server_path("sdk_oauth.py")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        assert selector.select(timeout=30), "the OAuth test server did not start within 30 s"
+        line = proc.stdout.readline().decode()
+        assert line.startswith("READY "), line
+        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        proc.stdout.close()
+
+
+def signin_env(tmp_path: Path) -> dict[str, str]:
+    """What a bridge that signs in needs in the tests: a file keyring, and ``fake_browser.py`` as ``BROWSER``.
+
+    The browser stand-in logs each URL it was given to ``FAKE_BROWSER_LOG``.
+    """
+    browser = tmp_path / "browser"  # webbrowser runs BROWSER as one program: no arguments in it
+    browser.write_text(f'#!/bin/sh\nexec "{PYTHON}" "{server_path("fake_browser.py")}" "$@"\n')
+    browser.chmod(0o755)
+    return {
+        "MCPGUARD_SIGNIN_TIMEOUT": "20",
+        "PYTHON_KEYRING_BACKEND": "tests.servers.file_keyring.Keyring",
+        "FILE_KEYRING_PATH": str(tmp_path / "keyring.json"),
+        "PYTHONPATH": str(REPO_ROOT),
+        "BROWSER": str(browser),
+        "FAKE_BROWSER_LOG": str(tmp_path / "browser.log"),
+    }
 
 
 def run_cli(*args: str, timeout: float = 30.0, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -173,9 +220,10 @@ class Shim:
         workdir: Path,
         client: str = "test",
         env: Mapping[str, str] | None = None,
+        argv: Sequence[str] | None = None,
     ) -> None:
         self.name = name
-        self.argv = shim_argv(name, server_command, client=client)
+        self.argv = list(argv) if argv is not None else shim_argv(name, server_command, client=client)
         workdir.mkdir(parents=True, exist_ok=True)
         self.stderr_path = workdir / f"shim-{name}-{time.monotonic_ns()}.stderr"
         self._stderr = open(self.stderr_path, "wb")  # noqa: SIM115 - closed in close()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import signal
 import subprocess
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,54 +26,36 @@ import pytest
 from mcp.client.session import ClientSession, IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.integration.helpers import GRACE_SECONDS, PYTHON, run_cli, server_path
+from mcpguard.paths import AppPaths
+from mcpguard.pinning.store import ItemView, Store
+from mcpguard.remote.bridge import AUTHORIZATION_SERVER
+from tests.integration.helpers import (
+    GRACE_SECONDS,
+    PYTHON,
+    Shim,
+    run_cli,
+    running_oauth_server,
+    server_path,
+    signin_env,
+)
 
 pytestmark = pytest.mark.integration
 
 ROOT = str(Path(__file__).resolve().parents[2])
 TEST_TIMEOUT = 60.0
+INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
 
 
 @pytest.fixture
 def oauth_server() -> Iterator[str]:
     """The protected server's MCP URL."""
-    proc = subprocess.Popen(
-        [PYTHON, server_path("sdk_oauth.py")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    try:
-        assert selector.select(timeout=30), "the OAuth test server did not start within 30 s"
-        line = proc.stdout.readline().decode()
-        assert line.startswith("READY "), line
-        yield f"http://127.0.0.1:{int(line.split()[1])}/mcp"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        proc.stdout.close()
+    with running_oauth_server() as url:
+        yield url
 
 
 @pytest.fixture
 def keyring_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    browser = tmp_path / "browser"  # webbrowser runs BROWSER as one program: no arguments in it
-    browser.write_text(f'#!/bin/sh\nexec "{PYTHON}" "{server_path("fake_browser.py")}" "$@"\n')
-    browser.chmod(0o755)
-    env = {
-        "MCPGUARD_SIGNIN_TIMEOUT": "20",
-        "PYTHON_KEYRING_BACKEND": "tests.servers.file_keyring.Keyring",
-        "FILE_KEYRING_PATH": str(tmp_path / "keyring.json"),
-        "PYTHONPATH": ROOT,
-        "BROWSER": str(browser),
-        "FAKE_BROWSER_LOG": str(tmp_path / "browser.log"),
-    }
+    env = signin_env(tmp_path)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     return env
@@ -101,6 +83,32 @@ async def connect(name: str, url: str, env: dict[str, str], stderr: Path) -> Asy
                 yield session
 
 
+def command_pin(name: str) -> tuple[ItemView, int]:
+    """The pinned "command line" of a remote server, and how many versions it has had."""
+    store = Store.open(AppPaths.from_env())
+    try:
+        (server,) = store.find_servers(name, "test")
+        view = store.item(server.id, "command", "")
+        return view, len(store.versions(view.id))
+    finally:
+        store.close()
+
+
+def signins() -> list[str]:
+    store = Store.open(AppPaths.from_env())
+    try:
+        return [r.url for r in store.signins()]
+    finally:
+        store.close()
+
+
+def issuer_of(url: str) -> str:
+    """The SDK's authorization server publishes its issuer with a trailing slash (pydantic's AnyHttpUrl)."""
+    answer = httpx.get(url.replace("/mcp", "/.well-known/oauth-authorization-server"), trust_env=False)
+    issuer: str = answer.json()["issuer"]
+    return issuer
+
+
 def stats(url: str) -> dict[str, int]:
     answer = httpx.get(url.replace("/mcp", "/test/stats"), trust_env=False)
     data: dict[str, int] = answer.json()
@@ -124,6 +132,13 @@ async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
 
     first = stats(oauth_server)
     assert first["registrations"] == 1 and first["authorizations"] == 1 and first["authorization_code"] == 1
+    assert "sign in to secured at 127.0.0.1 in your browser" in stderr.read_text(), "no tray: the bridge opens it"
+    assert signins() == [], "no tray: nothing is offered there"
+    command, versions = command_pin("secured")
+    assert command.live is not None and command.status.value == "approved"
+    argv = command.live.definition["argv"]
+    assert argv[-2:] == [AUTHORIZATION_SERVER, issuer_of(oauth_server)], "the authorization server is pinned"
+    assert versions == 2, "first without it, then with it once discovery named it"
     urls = (tmp_path / "browser.log").read_text().splitlines()
     query = {k: v[0] for k, v in parse_qs(urlsplit(urls[0]).query).items()}
     assert query["resource"] == oauth_server and query["code_challenge_method"] == "S256"
@@ -142,6 +157,8 @@ async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
             result = await session.call_tool("echo", {"text": "again"})
             assert not result.is_error
     assert stats(oauth_server)["authorizations"] == 1, "the stored token was used: no second sign-in"
+    command, versions = command_pin("secured")
+    assert versions == 2 and command.status.value == "approved", "pinned from the stored token's issuer at start"
 
     out = await anyio.to_thread.run_sync(lambda: run_cli("remote", "logout", "secured"))
     # The SDK's revocation endpoint wants the secret in the form *and* Basic for a client_secret_basic
@@ -153,3 +170,62 @@ async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
     assert (
         "no stored sign-in" in (await anyio.to_thread.run_sync(lambda: run_cli("remote", "logout", "secured"))).stdout
     )
+
+    with anyio.fail_after(TEST_TIMEOUT):
+        async with connect("secured", oauth_server, keyring_env, stderr) as session:
+            result = await session.call_tool("echo", {"text": "signed in again"})
+            assert not result.is_error, "the recorded authorization server is the approved one"
+    assert stats(oauth_server)["authorizations"] == 2
+    command, versions = command_pin("secured")
+    assert versions == 2 and command.status.value == "approved", "no token: the recorded server, no flicker"
+
+
+def test_a_sign_in_offered_in_the_tray_outlives_a_client_that_left(
+    oauth_server: str, keyring_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The client is answered at once; it quits; the user signs in from the tray; the next start has the token."""
+    store = Store.open(AppPaths.from_env())
+    stop = threading.Event()
+
+    def tray_heartbeat() -> None:
+        while True:
+            store.beat()
+            if stop.wait(1.0):
+                return
+
+    beating = threading.Thread(target=tray_heartbeat, daemon=True)
+    beating.start()
+    argv = [PYTHON, "-m", "mcpguard", "remote", oauth_server, "--name", "later", "--client", "test"]
+    first = Shim("later", [], workdir=tmp_path / "bridges", argv=argv)
+    second: Shim | None = None
+    try:
+        began = time.monotonic()
+        answer = first.request("initialize", INITIALIZE)
+        assert time.monotonic() - began < 10, "answered at once, not after the sign-in time-out"
+        assert answer["error"]["message"] == (
+            "mcpguard needs you to sign in to later at 127.0.0.1: use the mcpguard tray notification "
+            "'Sign in to later', then retry."
+        ), answer
+        [url] = signins()
+        assert not Path(keyring_env["FAKE_BROWSER_LOG"]).exists(), "the bridge opened no browser itself"
+
+        first.close_stdin()  # the client gives up on this server for now
+        clicked = subprocess.run([PYTHON, server_path("fake_browser.py"), url], timeout=30, capture_output=True)
+        assert clicked.returncode == 0, clicked.stderr
+        assert first.proc.wait(timeout=30) == 0
+        assert signins() == []
+        assert "waiting up to" in first.stderr_text()
+        stored = json.loads(Path(keyring_env["FILE_KEYRING_PATH"]).read_text())
+        assert any(k.endswith("remote/later/OAUTH_TOKENS") for k in stored)
+
+        second = Shim("later", [], workdir=tmp_path / "bridges", argv=argv)
+        assert "result" in second.request("initialize", INITIALIZE), "the next start has the token"
+        assert stats(oauth_server)["authorizations"] == 1
+        assert signins() == []
+    finally:
+        stop.set()
+        beating.join(5)
+        for bridge in (first, second):
+            if bridge is not None:
+                bridge.close()
+        store.close()

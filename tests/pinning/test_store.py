@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -181,7 +182,24 @@ def test_migration_from_schema_1_keeps_data(app_paths: AppPaths) -> None:
     assert store.observations_rev() == 0
     assert not store.tray_alive()
     (version,) = sqlite3.connect(app_paths.database).execute("PRAGMA user_version").fetchone()
-    assert version == SCHEMA_VERSION == 3
+    assert version == SCHEMA_VERSION == 4
+    assert store.signins() == []
+
+
+def test_sign_in_requests_expire_and_a_newer_one_replaces_the_older(store: Store) -> None:
+    first = store.post_signin("c", "s", "auth.example", "https://auth.example/authorize?state=a", time.time() + 60)
+    other = store.post_signin("c", "t", "auth.example", "https://auth.example/authorize?state=b", time.time() + 1)
+    [a, b] = store.signins()
+    assert (a.id, a.server, a.host) == (first, "s", "auth.example") and b.id == other
+    newer = store.post_signin("c", "s", "auth.example", "https://auth.example/authorize?state=c", time.time() + 60)
+    assert [r.id for r in store.signins()] == [other, newer]
+    assert [r.id for r in store.signins(now=time.time() + 5)] == [newer]  # expired ones are never offered
+    store.beat(now=time.time() + 5)  # and the tray's heartbeat deletes them
+    assert [r.id for r in store.signins()] == [newer]
+    store.drop_signin(newer)
+    assert store.signins() == []
+    again = store.post_signin("c", "s", "auth.example", "https://auth.example/authorize?state=d", time.time() + 60)
+    assert again > newer, "ids are never reused: the tray tells a new request from one it announced"
 
 
 def test_new_versions_bump_the_observation_counter_and_show_as_waiting(store: Store) -> None:

@@ -20,8 +20,9 @@ from mcpguard.proxy.pipeline import Pipeline
 from mcpguard.proxy.session import Session
 from mcpguard.proxy.steps import default_steps
 from mcpguard.remote import transport as transport_module
-from mcpguard.remote.bridge import Bridge
+from mcpguard.remote.bridge import Bridge, pinned_command
 from mcpguard.remote.endpoint import check_url
+from mcpguard.remote.oauth.flow import OAuthAuth
 from mcpguard.remote.transport import HttpTransport
 from tests.remote.fakes import URL, FakeServer, init_request, notification, request, sse
 
@@ -37,7 +38,9 @@ def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 class Harness:
     """A bridge on a thread, its stdin and stdout as pipes, talking to ``server`` through MockTransport."""
 
-    def __init__(self, store: Store, server: Any, *, name: str = "fake", url: str = URL) -> None:
+    def __init__(
+        self, store: Store, server: Any, *, name: str = "fake", url: str = URL, auth: OAuthAuth | None = None
+    ) -> None:
         self.store = store
         self.server = server
         endpoint = check_url(url)
@@ -49,7 +52,14 @@ class Harness:
         def connect(deliver: Any, on_new_session: Any, reroute: Any) -> HttpTransport:
             http = httpx.Client(transport=httpx.MockTransport(server), follow_redirects=False)
             return HttpTransport(
-                endpoint, deliver, name=name, http=http, timeout=5, on_new_session=on_new_session, reroute=reroute
+                endpoint,
+                deliver,
+                name=name,
+                http=http,
+                timeout=5,
+                on_new_session=on_new_session,
+                reroute=reroute,
+                auth=auth,
             )
 
         self.bridge = Bridge(
@@ -59,7 +69,10 @@ class Harness:
             stdin_fd=stdin_r,
             stdout_fd=stdout_w,
             grace=1.0,
+            signin=auth,
         )
+        if auth is not None:  # as bridge.main wires it
+            auth.on_issuer = lambda issuer: self.bridge.pin_command(pinned_command(endpoint.identity, None, issuer))
         self.code: int | None = None
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -129,15 +142,6 @@ class Harness:
         self._reader.join(TIMEOUT)
         os.close(self.stdout_r)
         return self.code
-
-
-@pytest.fixture
-def harnesses(store: Store) -> Iterator[list[Harness]]:
-    started: list[Harness] = []
-    yield started
-    for h in started:
-        if h._thread.is_alive():
-            h.close()
 
 
 def start(harnesses: list[Harness], store: Store, server: Any, **kwargs: Any) -> Harness:

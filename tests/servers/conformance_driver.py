@@ -3,8 +3,10 @@
 ``conformance client --command "python tests/servers/conformance_driver.py" --scenario S`` runs it as
 ``conformance_driver.py SERVER_URL``. It does what an AI client does through the bridge: initialize,
 list the tools, approve them with ``mcpguard pins approve`` (as the user would), list again and call
-the first tool. Signing in happens inside the bridge: the browser is ``fake_browser.py`` (set as
-``BROWSER``), tokens go to the file keyring of the tests, the profile is a fresh temporary one.
+the first tool (approving once more if the call is held because the server's authorization server
+changed meanwhile, as the user would after seeing that). Signing in happens inside the bridge: the
+browser is ``fake_browser.py`` (set as ``BROWSER``), tokens go to the file keyring of the tests, the
+profile is a fresh temporary one.
 ``MCP_CONFORMANCE_CONTEXT`` (JSON) may hold ``client_id`` and ``client_secret`` for pre-registration.
 Exits 0 when the tool call was answered, 1 otherwise.
 """
@@ -105,7 +107,8 @@ def main() -> int:
             send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         listed = request("tools/list", dict(meta))
         tools = listed.get("result", {}).get("tools", [])
-        if not tools:
+
+        def approve() -> None:
             subprocess.run(
                 [sys.executable, "-m", "mcpguard", "pins", "approve", "conformance", "--all"],
                 env=env,
@@ -113,6 +116,9 @@ def main() -> int:
                 capture_output=True,
                 check=False,
             )
+
+        if not tools:
+            approve()
             for _ in range(20):
                 time.sleep(0.25)
                 tools = request("tools/list", dict(meta)).get("result", {}).get("tools", [])
@@ -127,6 +133,14 @@ def main() -> int:
             kind = schema.get("type") if isinstance(schema, dict) else None
             arguments[prop] = 1 if kind in ("number", "integer") else True if kind == "boolean" else "test"
         answer = request("tools/call", {"name": tool["name"], "arguments": arguments, **meta})
+        for attempt in range(8):  # held: the server moved to another authorization server; the user approves it
+            content = answer.get("result", {}).get("content") or [{}]
+            if not str(content[0].get("text", "")).startswith("mcpguard is holding"):
+                break
+            if attempt == 0:
+                approve()
+            time.sleep(0.25)
+            answer = request("tools/call", {"name": tool["name"], "arguments": arguments, **meta})
         if "result" not in answer:
             print(f"driver: tools/call failed: {answer.get('error')}", file=sys.stderr)
             return 1

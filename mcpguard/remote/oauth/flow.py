@@ -9,8 +9,12 @@ bounded number of times. Tokens go to the keyring only (:mod:`.tokens`); the tra
 the MCP endpoint's origin only. Everything that fails ends in :attr:`OAuthAuth.failure`, a sentence
 the transport hands the client instead of its generic 401 text, so the client never waits for nothing.
 
-One lock serialises it all: requests wait while the user signs in, and a thread whose request was
-refused with a token another thread has meanwhile replaced simply sends it again.
+One lock serialises it all: a thread whose request was refused with a token another thread has
+meanwhile replaced simply sends it again. Without a tray, requests wait while the user signs in in
+the browser the bridge opened. With a tray running (a :class:`SignInBoard` that says so), the bridge
+opens nothing itself: it posts the sign-in to the board, where the tray offers "Sign in to NAME",
+answers the request at once with a sentence saying so, and its loopback listener waits on a thread
+of its own; the redirect's code is exchanged there, and the client's next request carries the token.
 """
 
 from __future__ import annotations
@@ -73,6 +77,22 @@ MAX_STEP_UPS = 3
 WINDOW = 600.0
 
 
+class SignInBoard(Protocol):
+    """Where a bridge asks the tray to offer a sign-in (the store's ``signins`` table in the bridge)."""
+
+    def tray_alive(self) -> bool:
+        """True when a tray runs that can offer the sign-in to the user."""
+        ...
+
+    def post(self, host: str, url: str, expires: float) -> int:
+        """Offer the sign-in at ``url`` (on ``host``) until ``expires``; returns the request's id."""
+        ...
+
+    def drop(self, request_id: int) -> None:
+        """Stop offering it: done, failed or given up."""
+        ...
+
+
 class Listener(Protocol):
     """What the flow needs of the redirect listener (a fake one in unit tests)."""
 
@@ -96,6 +116,45 @@ def _default_browser(url: str) -> bool:
         return webbrowser.open(url)
     except Exception:
         return False
+
+
+class _PendingSignIn:
+    """A sign-in the tray offers while the loopback listener waits, with what the code exchange needs."""
+
+    def __init__(
+        self,
+        listener: Listener,
+        host: str,
+        state: str,
+        verifier: str,
+        client: ClientInfo,
+        prm: ProtectedResource,
+        metadata: ServerMetadata,
+        scope: str | None,
+        timeout: float,
+        spent: float | None,
+    ) -> None:
+        self.listener = listener
+        self.host = host
+        self.state = state
+        self.verifier = verifier
+        self.client = client
+        self.prm = prm
+        self.metadata = metadata
+        self.scope = scope
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self.spent = spent
+        self.request_id: int | None = None
+        self.done = threading.Event()
+
+
+def signin_sentence(name: str, host: str) -> str:
+    """What the client is told while a sign-in waits in the tray: who, where, and what to do."""
+    return (
+        f"mcpguard needs you to sign in to {name} at {host}: use the mcpguard tray notification "
+        f"'Sign in to {name}', then retry"
+    )
 
 
 def _b64url(data: bytes) -> str:
@@ -142,6 +201,9 @@ class OAuthAuth:
         trust_issuer: ``--trust-issuer``: an issuer accepted although the metadata was found under
             another identifier.
         http: The client for metadata, registration and token requests (tests pass a mock).
+        board: Where a sign-in is offered to the user when a tray runs; None: always open the browser.
+        on_issuer: Told the issuer of the authorization server whenever it is learned (from the
+            stored tokens or from discovery): the bridge pins it with the server's identity.
         open_browser, listener, env, notify: Replaced in tests.
     """
 
@@ -160,6 +222,8 @@ class OAuthAuth:
         listener: Callable[[int], Listener] | None = None,
         env: Mapping[str, str] | None = None,
         notify: Callable[[str], None] | None = None,
+        board: SignInBoard | None = None,
+        on_issuer: Callable[[str], None] | None = None,
     ) -> None:
         self.endpoint = endpoint.copy_with(query=None, fragment=None)
         self.name = name
@@ -183,6 +247,10 @@ class OAuthAuth:
         self._requested_scope: str | None = None
         self._signins: list[float] = []
         self._step_ups: list[float] = []
+        self._board = board
+        self.on_issuer = on_issuer
+        self._issuer: str | None = None
+        self._pending: _PendingSignIn | None = None
         self.failure: str | None = None
         """Why the last challenge could not be answered: the transport's error text for the client."""
 
@@ -210,6 +278,9 @@ class OAuthAuth:
         if current is not None and sent != f"Bearer {current.access_token}":
             return True  # another thread replaced the token while this request was refused
         challenge = parse_challenge(response.headers.get("www-authenticate"))
+        if self._pending is not None:  # the user has yet to sign in through the tray
+            self.failure = signin_sentence(self.name, self._pending.host)
+            return False
         if response.status_code == 403:
             if challenge.get("error") != "insufficient_scope":
                 self.failure = f"the remote server {self.name!r} refused the request (HTTP 403 Forbidden)"
@@ -217,8 +288,7 @@ class OAuthAuth:
             if not _spend(self._step_ups, MAX_STEP_UPS):
                 raise OAuthError(f"the server still asks for more scope after {MAX_STEP_UPS} step-ups")
             scope = _merge_scopes(self._requested_scope, current.scope if current else None, challenge.get("scope"))
-            self._authorize(challenge, scope)
-            return True
+            return self._authorize(challenge, scope, response)
         self._discovered = None  # a 401 may mean the resource moved to another authorization server: look again
         prm, metadata = self._discover(challenge)
         if current is not None and current.refresh_token and same_identifier(current.issuer, metadata.issuer):
@@ -227,26 +297,48 @@ class OAuthAuth:
                 return True
             except OAuthError as exc:
                 log.info("refreshing the token failed (%s); signing in again", exc)
-        self._authorize(challenge, None)
-        return True
+        return self._authorize(challenge, None, response)
 
     def _secret_store(self) -> SecretStore:
         if self._store is None:
             self._store = self._store_factory()
         return self._store
 
+    def stored_issuer(self) -> str | None:
+        """The issuer of the stored tokens (read from the keyring if its index lists them), else None.
+
+        The bridge asks before it pins the server's identity, so that a server it signed in to
+        before is pinned with its authorization server from the first message on.
+        """
+        with self._lock:
+            self._load()
+            return self._tokens.issuer if self._tokens is not None else None
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        try:
+            stored = load_tokens(self._secret_store(), self.name)
+        except SecretsError as exc:
+            log.warning("could not read the stored token of %r: %s", self.name, exc)
+            stored = None
+        if stored is not None and stored.resource and not resource_covers(stored.resource, self.endpoint):
+            stored = None  # a token for another resource is never sent here
+        self._tokens = stored
+        if stored is not None:
+            self._learned(stored.issuer)
+
+    def _learned(self, issuer: str) -> None:
+        """Tell the bridge which authorization server this server uses, once per change."""
+        if issuer != self._issuer:
+            self._issuer = issuer
+            if self.on_issuer is not None:
+                self.on_issuer(issuer)
+
     def _current(self) -> TokenSet | None:
         """The token to send: from the keyring on first use, refreshed when it has expired."""
-        if not self._loaded:
-            self._loaded = True
-            try:
-                stored = load_tokens(self._secret_store(), self.name)
-            except SecretsError as exc:
-                log.warning("could not read the stored token of %r: %s", self.name, exc)
-                stored = None
-            if stored is not None and stored.resource and not resource_covers(stored.resource, self.endpoint):
-                stored = None  # a token for another resource is never sent here
-            self._tokens = stored
+        self._load()
         tokens = self._tokens
         if tokens is not None and tokens.expired():
             if tokens.refresh_token and tokens.token_endpoint:
@@ -264,6 +356,7 @@ class OAuthAuth:
         if self._discovered is None or (where and where != self._discovered_at):
             self._discovered = discover(self._client(), self.endpoint, challenge, self.trust_issuer)
             self._discovered_at = where
+            self._learned(self._discovered[1].issuer)
         return self._discovered
 
     def _client(self) -> httpx.Client:
@@ -351,10 +444,20 @@ class OAuthAuth:
             scope = _merge_scopes(scope, "offline_access")
         return scope
 
-    def _authorize(self, challenge: dict[str, str], scope: str | None) -> None:
-        """Sign the user in (authorization code + PKCE S256) and store the tokens."""
+    def _authorize(self, challenge: dict[str, str], scope: str | None, response: httpx.Response) -> bool:
+        """Sign the user in (authorization code + PKCE S256) and store the tokens.
+
+        Returns False when the sign-in was handed to the tray: the request that needed it is
+        answered at once with :attr:`failure`, and the tokens arrive later (:meth:`_await_signin`).
+        The GET stream, which reconnects on its own for as long as the bridge runs, never starts
+        one in the tray: offers follow what the client asks, not a background loop.
+        """
+        if _has_request(response) and response.request.method == "GET" and self._tray_alive():
+            self.failure = f"the remote server {self.name!r} needs a sign-in; the tray offers it at the next request"
+            return False
         if not _spend(self._signins, MAX_SIGNINS):
             raise OAuthError(f"the server refused the tokens of {MAX_SIGNINS} sign-ins in a row; giving up for now")
+        spent = self._signins[-1]
         prm, metadata = self._discover(challenge)
         if "S256" not in metadata.strings("code_challenge_methods_supported"):
             raise OAuthError(
@@ -365,6 +468,7 @@ class OAuthAuth:
         stored = None if self.client_id else self._stored_client()
         port = _port_of(stored.redirect_uri) if stored is not None and stored.redirect_uri else 0
         listener = self._listener(port)
+        handed_over = False
         try:
             client = self._client_info(metadata, listener.redirect_uri)
             scope = scope or self._choose_scope(challenge, prm, metadata)
@@ -385,25 +489,120 @@ class OAuthAuth:
                 params["resource"] = prm.resource
             url = authorize + ("&" if "?" in authorize else "?") + urlencode(params, quote_via=quote)
             host = check_secure(authorize, "authorization endpoint").host
+            timeout = float(self._env.get(TIMEOUT_ENV, DEFAULT_SIGNIN_TIMEOUT))
+            pending = _PendingSignIn(listener, host, state, verifier, client, prm, metadata, scope, timeout, spent)
+            if self._offer_in_tray(pending, url):
+                handed_over = True
+                return False
             self._notify(f"sign in to {self.name} at {host} in your browser")
             threading.Thread(target=self._launch, args=(url,), name="browser", daemon=True).start()
-            timeout = float(self._env.get(TIMEOUT_ENV, DEFAULT_SIGNIN_TIMEOUT))
             try:
                 answer = listener.wait(timeout)
             except TimeoutError as exc:
                 raise OAuthError(f"nobody signed in to {self.name} at {host} within {timeout:.0f} s") from exc
         finally:
-            listener.close()
-        self._check_answer(answer, state, metadata)
+            if not handed_over:
+                listener.close()
+        self._exchange(pending, answer)
+        return True
+
+    def _tray_alive(self) -> bool:
+        try:
+            return self._board is not None and self._board.tray_alive()
+        except Exception as exc:  # the store is the tray's only channel: without it, the browser opens here
+            log.info("could not tell whether the tray runs (%s)", exc)
+            return False
+
+    def _offer_in_tray(self, pending: _PendingSignIn, url: str) -> bool:
+        """Post the sign-in for the tray when one runs; the listener then waits on a thread of its own."""
+        board = self._board
+        if board is None or not self._tray_alive():
+            return False
+        try:
+            pending.request_id = board.post(pending.host, url, time.time() + pending.timeout)
+        except Exception as exc:  # the store is the tray's only channel: without it, the browser opens here
+            log.info("could not offer the sign-in in the tray (%s); opening the browser", exc)
+            return False
+        self._pending = pending
+        self.failure = signin_sentence(self.name, pending.host)
+        self._notify(f"sign in to {self.name} at {pending.host}: the mcpguard tray offers it (Sign in to {self.name})")
+        threading.Thread(target=self._await_signin, args=(pending,), name="signin", daemon=True).start()
+        return True
+
+    def _await_signin(self, pending: _PendingSignIn) -> None:
+        """Wait for the redirect of a sign-in the tray offers, then exchange its code; always withdraw the offer."""
+        answer: dict[str, str] | None = None
+        try:
+            answer = pending.listener.wait(pending.timeout)
+        except TimeoutError:
+            log.info("nobody signed in to %s at %s within %.0f s", self.name, pending.host, pending.timeout)
+        except OSError:
+            log.info("the sign-in to %s was given up", self.name)
+        finally:
+            pending.listener.close()
+        with self._lock:
+            try:
+                if answer is not None:
+                    self._exchange(pending, answer)
+                    self._notify(f"signed in to {self.name} at {pending.host}")
+                elif pending.spent in self._signins:
+                    self._signins.remove(pending.spent)  # nobody came: not one of the sign-ins the server refused
+            except (OAuthError, SecretsError) as exc:
+                self.failure = f"signing in to the remote server {self.name!r} failed: {exc}"
+                log.warning("%s", self.failure)
+            finally:
+                if self._pending is pending:
+                    self._pending = None
+                self._withdraw(pending)
+                pending.done.set()
+
+    def _withdraw(self, pending: _PendingSignIn) -> None:
+        if self._board is None or pending.request_id is None:
+            return
+        request_id, pending.request_id = pending.request_id, None
+        try:
+            self._board.drop(request_id)
+        except Exception as exc:  # it expires on its own; the tray's heartbeat deletes it then
+            log.info("could not withdraw the sign-in request: %s", exc)
+
+    def _exchange(self, pending: _PendingSignIn, answer: dict[str, str]) -> None:
+        """Check the redirect's answer and trade its code for tokens (with the PKCE verifier)."""
+        self._check_answer(answer, pending.state, pending.metadata)
         data = {
             "grant_type": "authorization_code",
             "code": answer["code"],
-            "redirect_uri": client.redirect_uri or listener.redirect_uri,
-            "code_verifier": verifier,
+            "redirect_uri": pending.client.redirect_uri or pending.listener.redirect_uri,
+            "code_verifier": pending.verifier,
         }
-        if prm.resource is not None:
-            data["resource"] = prm.resource
-        self._store_tokens(self._token_request(metadata, client, data), prm, metadata, client, scope, None)
+        if pending.prm.resource is not None:
+            data["resource"] = pending.prm.resource
+        answer = self._token_request(pending.metadata, pending.client, data)
+        self._store_tokens(answer, pending.prm, pending.metadata, pending.client, pending.scope, None)
+
+    # -- a sign-in the tray offers, seen from the bridge ---------------------------------------------
+
+    @property
+    def signin_pending(self) -> bool:
+        """A sign-in waits in the tray: the transport tells the client so in :attr:`failure`'s words."""
+        return self._pending is not None
+
+    def signin_left(self) -> float | None:
+        """Seconds the sign-in offered in the tray still waits for the user; None when none waits."""
+        pending = self._pending
+        return max(0.0, pending.deadline - time.monotonic()) if pending is not None else None
+
+    def wait_signin(self, timeout: float) -> bool:
+        """Wait for the offered sign-in to end (signed in, failed or expired); False if it still waits."""
+        pending = self._pending
+        return pending is None or pending.done.wait(timeout)
+
+    def cancel_signin(self) -> None:
+        """The bridge stops: close the listener and withdraw the offer, so the tray stops showing it."""
+        pending = self._pending
+        if pending is None:
+            return
+        pending.listener.close()
+        self._withdraw(pending)
 
     def _launch(self, url: str) -> None:
         """Open the browser on a thread of its own: with ``BROWSER`` set, webbrowser waits for it to exit."""
