@@ -1399,7 +1399,7 @@ def scan_definition(
 
 
 def scan_result(result: Mapping[str, Any], *, max_chars: int = 1_000_000) -> list[Finding]:
-    """Check a ``tools/call`` result before it reaches the model.
+    """Check a ``tools/call`` result for poisoning aimed at the model (findings go to the log).
 
     Results are data the server fetched on the model's behalf (files, web pages), so mentions of
     ``.env`` or passwords are normal there and only hidden characters, terminal escapes and text

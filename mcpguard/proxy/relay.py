@@ -25,6 +25,8 @@ LOG_LAG = 2.0
 """Under a steady stream of calls, the log is written at least this often (seconds)."""
 LOG_BACKLOG_BYTES = 32 << 20
 """Under a burst of calls, the log is written once the calls waiting for it hold this many bytes."""
+LOG_BATCH = 500
+"""Log records appended per transaction."""
 GRACE_ENV = "MCPGUARD_GRACE_SECONDS"
 MAX_LINE_ENV = "MCPGUARD_MAX_MESSAGE_BYTES"
 
@@ -95,7 +97,10 @@ class Relay:
         if records:
             try:
                 self._before_append(records)
-                self.audit.append(session.client, session.name, records)
+                # In transactions of LOG_BATCH rows: after a burst of thousands of calls, other
+                # shims and the tray never wait long for the database's write lock.
+                for start in range(0, len(records), LOG_BATCH):
+                    self.audit.append(session.client, session.name, records[start : start + LOG_BATCH])
             except Exception:
                 self.log.exception("could not write %d tool-call log records", len(records))
 
