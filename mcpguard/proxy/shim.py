@@ -175,7 +175,7 @@ class Shim(Relay):
     # -- the poll loop -----------------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
-        """Relay both directions from this one thread until the server's output ends (or the shim stops)."""
+        """Relay both directions from this one thread until the server has ended and its output is relayed."""
         import select
 
         proc = self._proc
@@ -194,7 +194,9 @@ class Shim(Relay):
         ending = 0  # signals sent to a server that outlived its input (0, then SIGTERM, then SIGKILL)
 
         state: tuple[bool, ...] = ()
-        while (server_fd in reading or to_client.pending) and not self._stopping.is_set():
+        # Until the server's output is relayed and the server has ended: a server that closes its stdout
+        # early still ends when the client leaves (the grace period below).
+        while (server_fd in reading or to_client.pending or proc.returncode is None) and not self._stopping.is_set():
             wanted = (
                 client_fd in reading and to_server.size < BACKLOG,
                 server_fd in reading and to_client.size < BACKLOG,

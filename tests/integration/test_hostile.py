@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -566,6 +567,18 @@ def test_client_eof_ends_the_server(
     assert time.monotonic() - started < limit + 0.5
     if not behaviour:
         assert code == 0, "a server that ends on EOF ends the shim with its status"
+
+
+@pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
+def test_a_server_that_closed_its_output_still_ends_when_the_client_leaves(spawn_shim: SpawnShim) -> None:
+    script = "import os, sys, time\nos.close(1)\nsys.stdin.buffer.read()\ntime.sleep(60)\n"
+    shim = spawn_shim("mute", [sys.executable, "-c", script])
+    time.sleep(0.5)  # the server has closed its stdout by now
+    started = time.monotonic()
+    shim.close_stdin()
+    code = shim.wait(timeout=2 * GRACE + 3)
+    assert time.monotonic() - started < 2 * GRACE + 3
+    assert code != 0, "ended by a signal after the grace period"
 
 
 def test_sigterm_to_the_shim_ends_the_server(spawn_shim: SpawnShim, scripted: Any) -> None:
