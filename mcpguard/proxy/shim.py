@@ -175,6 +175,14 @@ class Shim(Relay):
     # -- the poll loop -----------------------------------------------------------------------------
 
     def _poll_loop(self) -> None:
+        """The relay thread: a relay that broke ends the server (and so the shim) rather than hang the client."""
+        try:
+            self._poll()
+        except Exception:
+            log.exception("the relay failed; stopping the server")
+            self._proc.signal_group(signal.SIGTERM)
+
+    def _poll(self) -> None:
         """Relay both directions from this one thread until the server has ended and its output is relayed."""
         import select
 
