@@ -27,6 +27,8 @@ LOG_BACKLOG_BYTES = 32 << 20
 """Under a burst of calls, the log is written once the calls waiting for it hold this many bytes."""
 LOG_BATCH = 500
 """Log records appended per transaction."""
+LOG_EXIT_WAIT = 30.0
+"""At exit, how long to let the watcher finish writing a backlog of log records (seconds)."""
 GRACE_ENV = "MCPGUARD_GRACE_SECONDS"
 MAX_LINE_ENV = "MCPGUARD_MAX_MESSAGE_BYTES"
 

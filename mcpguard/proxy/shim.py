@@ -26,6 +26,7 @@ from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
 from mcpguard.proxy.outbox import Outbox, make_non_blocking
 from mcpguard.proxy.relay import (
     GRACE_ENV,
+    LOG_EXIT_WAIT,
     MAX_LINE_ENV,
     POLL_INTERVAL,
     READ_SIZE,
@@ -136,7 +137,7 @@ class Shim(Relay):
         assert code is not None
         readers[0].join(timeout=2.0)
         self._stopping.set()
-        watcher.join(timeout=2.0)
+        watcher.join(timeout=LOG_EXIT_WAIT)  # a backlog of log records is written, not dropped
         self._flush_audit()
         for fd in restore:
             try:

@@ -27,7 +27,7 @@ from mcpguard import logs
 from mcpguard.policy import Status
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
-from mcpguard.proxy.relay import GRACE_ENV, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
+from mcpguard.proxy.relay import GRACE_ENV, LOG_EXIT_WAIT, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
 from mcpguard.remote.transport import TRANSPORT_ERROR, Outgoing
 
 TYPE_CHECKING = False
@@ -202,7 +202,7 @@ class Bridge(Relay):
             log.exception("ending the remote session failed")
         self._workers.stop()
         self._stopping.set()
-        watcher.join(timeout=2.0)
+        watcher.join(timeout=LOG_EXIT_WAIT)  # a backlog of log records is written, not dropped
         self._flush_audit()
 
     def _linger(self) -> None:

@@ -26,6 +26,7 @@ from tests.integration.helpers import (
     PYTHON,
     Shim,
     approve,
+    call_log,
     pid_alive,
     pin_items,
     run_cli,
@@ -567,6 +568,33 @@ def test_client_eof_ends_the_server(
     assert time.monotonic() - started < limit + 0.5
     if not behaviour:
         assert code == 0, "a server that ends on EOF ends the shim with its status"
+
+
+def test_a_burst_is_logged_whole_even_when_the_client_leaves_right_after(spawn_shim: SpawnShim, scripted: Any) -> None:
+    """The log of a burst is written after it (off the relay path); leaving at once must not lose any of it."""
+    server = scripted("burst").write(phases=[{"tools": [ECHO]}])
+    shim = start_approved(spawn_shim, server)
+    count = 2000
+    first = shim.next_id()
+    burst = b"".join(
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": first + i,
+                "method": "tools/call",
+                "params": {"name": "echo", "arguments": {"text": f"n{i}"}},
+            }
+        ).encode()
+        + b"\n"
+        for i in range(count)
+    )
+    shim.send_raw(burst)
+    answered = {shim.recv(timeout=30)["id"] for _ in range(count)}
+    assert answered == set(range(first, first + count))
+    shim.close_stdin()
+    assert shim.wait(timeout=10) == 0
+    rows = call_log(server.name)
+    assert sum(1 for r in rows if r["outcome"] == "ok" and r["arguments"].startswith('{"text": "n')) == count
 
 
 @pytest.mark.parametrize("relay", ["poll", "threads"], indirect=True)
