@@ -202,6 +202,10 @@ class MainWindow(QMainWindow):
         """Sign-ins remote bridges wait for; shown only while there are some (see :mod:`mcpguard.gui.signin`)."""
         self._signins_seen: set[int] = set()
         self._signins_said = False
+        self.signin_note = QLabel()
+        """Says which sign-in waits, in the status bar; a widget, so menus' status tips do not wipe it."""
+        self.signin_note.setVisible(False)
+        self.statusBar().addWidget(self.signin_note, 1)
         bridge.signins_changed.connect(self._on_signins_changed)
         self._on_signins_changed()
         self._update_title()
@@ -224,11 +228,13 @@ class MainWindow(QMainWindow):
         self._signins_seen = {r.id for r in requests}
         if fresh and self.quit_on_close:
             title, text = offers.signin_notification(fresh[-1])
-            self.statusBar().showMessage(f"{title}: {text.splitlines()[0]} Open it from the Sign in menu.")
+            self.signin_note.setText(f"{title}: {text.splitlines()[0]} Open it from the Sign in menu.")
+            self.signin_note.setVisible(True)
             self.show()
             self.raise_()
         elif not requests and self._signins_said:
-            self.statusBar().clearMessage()
+            self.signin_note.clear()
+            self.signin_note.setVisible(False)
         self._signins_said = bool(requests) and (self._signins_said or bool(fresh and self.quit_on_close))
 
     def show_page(self, page: str) -> None:

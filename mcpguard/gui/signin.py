@@ -54,17 +54,27 @@ def signin_url_ok(request: SignInRequest) -> bool:
 
 
 def signin_notification(request: SignInRequest) -> tuple[str, str]:
-    """Title and text of "Sign in to NAME": the authorization server's host says where credentials go."""
+    """Title and text of "Sign in to NAME": the authorization server's host says where credentials go.
+
+    The host is on the first line and each sentence has a line of its own: a notification is read at
+    a glance, and lines short enough for a narrow balloon are not wrapped mid-phrase. The first line
+    alone is also the window's status bar message.
+    """
     return (
         f"Sign in to {request.server}",
         f"{request.server} needs you to sign in at {request.host}.\n"
-        "Click to open the sign-in page in your browser; the AI client can retry once you are signed in.",
+        "Click to open the sign-in page in your browser.\n"
+        "Once you are signed in, the AI client can retry.",
     )
 
 
 def menu_text(request: SignInRequest) -> str:
-    """The menu entry of a sign-in request (tray menu or the window's menu bar)."""
-    return f"Sign in to {request.server} at {request.host}…"
+    """The menu entry of a sign-in request (tray menu or the window's menu bar).
+
+    Nothing follows the host, not even the usual ellipsis: the host is what the user checks before
+    typing a password, and "mcp.example.com…" would read as a name cut short.
+    """
+    return f"Sign in to {request.server} at {request.host}"
 
 
 def open_signin(store: Store, request_id: int) -> bool:

@@ -88,7 +88,7 @@ def test_the_tray_offers_the_sign_in_and_the_client_retries(
         assert "at 127.0.0.1" in text, "the notification names where the credentials go"
         [request] = store.signins()
         assert (request.server, request.host) == ("secured", "127.0.0.1")
-        assert signin_entries(tray) == ["Sign in to secured at 127.0.0.1…"]
+        assert signin_entries(tray) == ["Sign in to secured at 127.0.0.1"]
         assert not Path(signin["FAKE_BROWSER_LOG"]).exists(), "the bridge opened no browser itself"
 
         with qtbot.waitSignal(tray.window.bridge.signins_changed, timeout=30000):

@@ -134,7 +134,7 @@ def test_a_sign_in_request_is_offered_once_and_opens_only_its_own_host(
     assert title == "Sign in to linear" and "linear needs you to sign in at auth.example" in text
     tray.menu.aboutToShow.emit()
     entries = [a for a in tray.menu.actions() if a.text().startswith("Sign in")]
-    assert [a.text() for a in entries] == ["Sign in to linear at auth.example…"]
+    assert [a.text() for a in entries] == ["Sign in to linear at auth.example"]
     entries[0].trigger()
     tray._on_icon_message_clicked()  # the notification, clicked
     assert opened == [url, url]
@@ -172,13 +172,16 @@ def test_without_a_tray_icon_the_window_offers_the_sign_in(
         store.post_signin("claude", "linear", "auth.example", url, time.time() + 60)
         qtbot.waitUntil(lambda: window.signin_menu.menuAction().isVisible(), timeout=3000)
         assert window.isVisible(), "it comes forward: nothing else can tell the user"
-        assert "Sign in to linear" in window.statusBar().currentMessage()
+        assert "Sign in to linear" in window.signin_note.text() and window.signin_note.isVisibleTo(window)
+        window.statusBar().showMessage("")  # what a menu's empty status tip does
+        window.statusBar().clearMessage()
+        assert "Sign in to linear" in window.signin_note.text() and window.signin_note.isVisibleTo(window)
         [entry] = window.signin_menu.actions()
-        assert entry.text() == "Sign in to linear at auth.example…"
+        assert entry.text() == "Sign in to linear at auth.example"
         entry.trigger()
         assert opened == [url]
         store.drop_signin(store.signins()[0].id)
         qtbot.waitUntil(lambda: not window.signin_menu.menuAction().isVisible(), timeout=3000)
-        assert window.statusBar().currentMessage() == ""
+        assert window.signin_note.text() == "" and not window.signin_note.isVisibleTo(window)
     finally:
         bridge.stop()
