@@ -14,7 +14,7 @@ from mcpguard.errors import McpGuardError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing on the shim's start-up path
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     from mcpguard.paths import AppPaths
@@ -37,11 +37,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             except McpGuardError as exc:
                 print(f"mcpguard: {exc}", file=sys.stderr)
                 return 1
+    if argv[:1] == ["remote"]:
+        remote = _parse_remote(argv[1:])
+        if remote is not None:
+            return _handle(_remote, remote)
     args = _parser().parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
         _parser().print_help(sys.stderr)
         return 2
+    return _handle(handler, args)
+
+
+def _handle(handler: Callable[[Any], int], args: Any) -> int:
+    """Run a subcommand's handler, turning the errors every subcommand may end with into exit statuses."""
     try:
         result: int = handler(args)
         return result
@@ -821,9 +830,81 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # -- remote ----------------------------------------------------------------------------------------
 
 
-def _cmd_remote(args: argparse.Namespace) -> int:
+_REMOTE_VALUES = {
+    "--name": "name",
+    "--client": "client",
+    "--header": "header",
+    "--timeout": "timeout",
+    "--scope": "scope",
+    "--client-id": "client_id",
+    "--client-metadata-url": "client_metadata_url",
+    "--trust-issuer": "trust_issuer",
+}
+"""The options of ``mcpguard remote URL``, each with a value, and their keyword in :func:`_remote`."""
+
+
+def _parse_remote(args: list[str]) -> dict[str, Any] | None:
+    """``URL --name N [options]`` without argparse; None sends anything else to argparse.
+
+    A bridge is started by the client for every remote server, every time it starts, and building
+    the full parser (argparse, shutil for the help's width, the settings) costs some 15 ms of CPU
+    of the bridge's start-up (docs/remote.md, Performance). Only the plain form is read here:
+    abbreviated or unknown options, help, ``logout``, a value that looks like an option, a bad
+    ``--timeout`` or a missing ``--name`` all go to argparse, which keeps the messages and the exit
+    statuses of the full parser.
+    """
+    options: dict[str, Any] = {"url": None, "name": None, "client": DEFAULT_CLIENT, "header": [], "timeout": None}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-"):
+            if options["url"] is not None or arg == "logout":
+                return None
+            options["url"] = arg
+            i += 1
+            continue
+        key, eq, value = arg.partition("=")
+        field = _REMOTE_VALUES.get(key)
+        if field is None:
+            return None
+        if not eq:
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                return None
+            value = args[i + 1]
+            i += 1
+        if field == "header":
+            options["header"].append(value)
+        elif field == "timeout":
+            try:
+                options["timeout"] = float(value)
+            except ValueError:
+                return None
+        else:
+            options[field] = value
+        i += 1
+    if options["url"] is None or not options["name"]:
+        return None
+    return options
+
+
+def _remote(options: dict[str, Any]) -> int:
+    """Start the bridge with the options of :func:`_parse_remote` (or argparse's, by the same names)."""
     from mcpguard.remote.bridge import main as remote_main
 
+    return remote_main(
+        options["url"],
+        name=options["name"],
+        client=options["client"],
+        headers=options["header"],
+        timeout=options["timeout"],
+        scope=options.get("scope"),
+        client_id=options.get("client_id"),
+        client_metadata_url=options.get("client_metadata_url"),
+        trust_issuer=options.get("trust_issuer"),
+    )
+
+
+def _cmd_remote(args: argparse.Namespace) -> int:
     if args.url == "logout":
         from mcpguard.remote.bridge import logout
 
@@ -835,17 +916,7 @@ def _cmd_remote(args: argparse.Namespace) -> int:
     if args.logout_name is not None or not args.name:
         print("mcpguard: usage: mcpguard remote URL --name NAME [options]", file=sys.stderr)
         return 2
-    return remote_main(
-        args.url,
-        name=args.name,
-        client=args.client,
-        headers=args.header,
-        timeout=args.timeout,
-        scope=args.scope,
-        client_id=args.client_id,
-        client_metadata_url=args.client_metadata_url,
-        trust_issuer=args.trust_issuer,
-    )
+    return _remote(vars(args))
 
 
 # -- secrets ---------------------------------------------------------------------------------------

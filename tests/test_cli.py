@@ -157,3 +157,86 @@ def test_settings_list_shows_every_setting_with_its_default(capsys: pytest.Captu
     _, out, _ = run(capsys, "settings")
     assert [line.split(" = ")[0] for line in out.splitlines()] == list(SETTINGS)
     assert "first_list_hold = 25" in out
+
+
+URL = "https://mcp.example/mcp"
+REMOTE_FIELDS = (
+    "url",
+    "name",
+    "client",
+    "header",
+    "timeout",
+    "scope",
+    "client_id",
+    "client_metadata_url",
+    "trust_issuer",
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [URL, "--name", "x"],
+        ["--name=x", URL],
+        [URL, "--name", "x", "--client", "claude", "--header", "A=1", "--header=B: 2", "--timeout", "2.5"],
+        [URL, "--name", "x", "--scope", "mcp read", "--client-id", "id", "--client-metadata-url=https://c.example/m"],
+        [URL, "--name", "x", "--trust-issuer", "https://as.example", "--name", "y", "--header="],
+        [URL, "--name", "x", "--timeout=-1"],
+    ],
+)
+def test_remote_fast_path_reads_what_argparse_reads(argv: list[str]) -> None:
+    from mcpguard import cli
+
+    fast = cli._parse_remote(argv)
+    full = vars(cli._parser().parse_args(["remote", *argv]))
+    assert fast is not None
+    assert {k: fast.get(k) for k in REMOTE_FIELDS} == {k: full[k] for k in REMOTE_FIELDS}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["logout", "x"],
+        [URL],
+        [URL, "--name", ""],
+        [URL, "--name", "x", "-h"],
+        [URL, "--nam", "x"],
+        [URL, "--name", "x", "--timeout", "soon"],
+        [URL, "--name", "x", "--timeout", "-1"],
+        [URL, "--name", "x", "--header"],
+        [URL, "--name", "x", "--", "more"],
+        [URL, URL, "--name", "x"],
+    ],
+)
+def test_remote_fast_path_leaves_the_rest_to_argparse(argv: list[str]) -> None:
+    from mcpguard import cli
+
+    assert cli._parse_remote(argv) is None
+
+
+def test_remote_fast_path_keeps_the_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "remote", URL, "--name", "x", "--timeout", "0")
+    assert code == 2 and "--timeout must be a positive number" in err
+    code, _, err = run(capsys, "remote", URL, "--name", "")
+    assert code == 2 and "usage: mcpguard remote URL --name NAME" in err
+
+
+def test_remote_start_builds_no_argument_parser() -> None:
+    """A bridge starts for every remote server each time a client starts: the full parser costs some 30 ms."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, json\n"
+        "import mcpguard.remote.bridge as bridge\n"
+        "def report(url, **options):\n"
+        "    print(json.dumps({'url': url, 'options': options, 'modules': sorted(sys.modules)}))\n"
+        "    return 0\n"
+        "bridge.main = report\n"
+        "from mcpguard.cli import main\n"
+        f"main(['remote', {URL!r}, '--name', 'probe', '--header', 'A=1'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["url"] == URL and report["options"]["name"] == "probe" and report["options"]["headers"] == ["A=1"]
+    assert [m for m in report["modules"] if m in ("argparse", "shutil", "mcpguard.settings")] == []

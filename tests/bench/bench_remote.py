@@ -2,8 +2,9 @@
 
 Run from the repository root::
 
-    .venv/bin/python tests/bench/bench_remote.py            # full run (about a minute)
-    .venv/bin/python tests/bench/bench_remote.py --quick    # smoke run
+    .venv/bin/python tests/bench/bench_remote.py                     # full run (about a minute)
+    .venv/bin/python tests/bench/bench_remote.py --quick             # smoke run
+    .venv/bin/python tests/bench/bench_remote.py --only auth-start   # one part (calls, startup, auth-start)
 
 The server is ``tests/servers/sdk_http.py`` (the official SDK's ``MCPServer`` behind uvicorn) on
 127.0.0.1, once answering with SSE streams (the SDK's default) and once with JSON bodies. In each
@@ -14,6 +15,19 @@ on). The figure that matters is the difference of the medians: what the bridge a
 
 Start-up is the time from spawning ``mcpguard remote`` to its answer to ``initialize`` (which
 includes one HTTP round trip to the server), without authorization.
+
+Start-up with a cached token (``auth-start``) is the same time against ``tests/servers/sdk_oauth.py``
+(an SDK server behind the SDK's authorization server), after one sign-in through
+``tests/servers/fake_browser.py`` as ``BROWSER``, with the tokens in a real OS keyring: the Secret
+Service of gnome-keyring-daemon in a private D-Bus session, unlocked, as the keyring tests run it
+(``SecretServiceSession`` in ``tests/integration/helpers.py``). It checks that the timed starts
+signed in nowhere (no browser launch, no new authorization at the server) and that the token is an
+item of the Secret Service. Without ``dbus-run-session`` and ``gnome-keyring-daemon`` the part is
+skipped, unless ``MCPGUARD_REQUIRE_KEYRING=1``.
+
+Children start with a private bytecode cache (``PYTHONPYCACHEPREFIX`` in the run's temp directory,
+``PYTHONDONTWRITEBYTECODE`` dropped), as an installed mcpguard runs from compiled bytecode;
+``--inherit-env`` passes this process's ``PYTHON*`` variables through instead.
 
 This is a script that prints figures, not a pytest test (pytest does not collect ``bench_*.py``).
 It exits 0 when every target passes, 1 when one fails, 2 on a harness error.
@@ -38,12 +52,24 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests.integration.helpers import (  # noqa: E402
+    SecretServiceSession,
+    fake_browser_env,
+    missing_secret_service_tools,
+    running_oauth_server,
+)
+
 SERVER = ROOT / "tests" / "servers" / "sdk_http.py"
 VERSION = "2025-11-25"
 TEXT = "x" * 1024
 TARGET_ADDED_MS = 2.0
 TARGET_STARTUP_MS = 300.0
 TIMEOUT = 30.0
+PARTS = ("calls", "startup", "auth-start")
+TOKENS_ITEM = "remote/{name}/OAUTH_TOKENS"
+"""The keyring user name of a remote server's tokens (service ``mcpguard``), as ``mcpguard.remote.oauth.tokens``."""
 
 
 class HarnessError(Exception):
@@ -119,13 +145,13 @@ class Direct:
 class Bridge:
     """``mcpguard remote URL`` spoken to over its pipes."""
 
-    def __init__(self, url: str, name: str, env: dict[str, str]) -> None:
+    def __init__(self, url: str, name: str, env: dict[str, str], stderr: Any = subprocess.DEVNULL) -> None:
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mcpguard", "remote", url, "--name", name, "--client", "bench"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
             env=env,
             bufsize=0,
         )
@@ -178,8 +204,9 @@ def ms(values: list[float]) -> str:
     return f"median {statistics.median(values) * 1000:6.3f} ms  p90 {p90 * 1000:6.3f} ms"
 
 
-def approve(url: str, name: str, env: dict[str, str]) -> None:
-    first = Bridge(url, name, env)
+def approve(url: str, name: str, env: dict[str, str], stderr: Any = subprocess.DEVNULL) -> None:
+    """The first start (which signs in where the server asks), then ``mcpguard pins approve NAME --all``."""
+    first = Bridge(url, name, env, stderr=stderr)
     first.handshake()
     first.request({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
     first.close()
@@ -245,31 +272,180 @@ def bench_startup(url: str, name: str, env: dict[str, str], runs: int) -> float:
     return median
 
 
+def bench_env(base: dict[str, str], home: Path, cache: Path | None) -> dict[str, str]:
+    """The environment of the bench's children: their own profile, and a bytecode cache unless ``cache`` is None.
+
+    An installed mcpguard runs from compiled bytecode. Under ``PYTHONDONTWRITEBYTECODE`` (set in some
+    sandboxes and CI images) every start would compile what changed since the last install again,
+    which measures the environment, not the bridge.
+    """
+    env = {**base, "MCPGUARD_HOME": str(home), "MCPGUARD_GRACE_SECONDS": "1"}
+    env.pop("MCPGUARD_LOG_LEVEL", None)
+    if cache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("PYTHONUNBUFFERED", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
+def server_stats(url: str) -> dict[str, int]:
+    """The OAuth test server's counters: registrations, authorizations and token grants by type."""
+    stats: dict[str, int] = httpx.get(url.replace("/mcp", "/test/stats"), trust_env=False).json()
+    return stats
+
+
+def keyring_item(env: dict[str, str], item: str) -> dict[str, Any]:
+    """Which keyring backend a child in ``env`` gets, and whether it holds ``item`` of service ``mcpguard``.
+
+    Asked from a separate process in the bench's session, through mcpguard's own choice of backend,
+    so that "the token came from the keyring" is checked where the bridges looked.
+    """
+    script = (
+        "import json\n"
+        "from pathlib import Path\n"
+        "from mcpguard.secrets.keyring_store import KeyringStore, SERVICE\n"
+        "store = KeyringStore(Path('.'))\n"
+        "backend = store.backend()\n"
+        f"value = backend.get_password(SERVICE, {item!r})\n"
+        "print(json.dumps({'backend': type(backend).__module__, 'description': store.description,"
+        " 'present': isinstance(value, str) and bool(value)}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    if proc.returncode != 0:
+        raise HarnessError(f"reading the keyring failed: {proc.stderr.strip()[-500:]}")
+    answer: dict[str, Any] = json.loads(proc.stdout.splitlines()[-1])
+    return answer
+
+
+def children_cpu() -> float:
+    """Seconds of CPU (user + sys) used so far by this process's children that have been waited for.
+
+    Less at the mercy of other work on the machine than wall-clock time, so it shows whether a
+    slower run did more work or only waited for a CPU.
+    """
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_auth_start(workdir: Path, cache: Path | None, runs: int, warmup: int) -> float | None:
+    """Start-up with the token cached in a real Secret Service; the median in ms, None when skipped."""
+    missing = missing_secret_service_tools()
+    if missing:
+        reason = f"needs {' and '.join(missing)} (apt-get install dbus gnome-keyring, or `bash .ci/setup`)"
+        if os.environ.get("MCPGUARD_REQUIRE_KEYRING") == "1":
+            raise HarnessError(f"MCPGUARD_REQUIRE_KEYRING=1 but a real Secret Service {reason}")
+        print(f"  auth start-up: SKIP, a real Secret Service {reason}")
+        return None
+    name = "bench-oauth"
+    item = TOKENS_ITEM.format(name=name)
+    root = Path(tempfile.mkdtemp(prefix="mg-kr-"))  # short: the keyring's sockets live under it
+    try:
+        session = SecretServiceSession(root)
+        with running_oauth_server() as url, session.running() as session_env:
+            base = {k: v for k, v in session_env.items() if k not in ("KEYRING_PW", "PYTHONPATH")}
+            env = {**bench_env(base, session.profile, cache), **fake_browser_env(root)}
+            browser_log = Path(env["FAKE_BROWSER_LOG"])
+            with open(workdir / "auth-signin.stderr", "wb") as err:
+                approve(url, name, env, stderr=err)
+            signed_in = server_stats(url)
+            launches = browser_log.read_text().count("\n") if browser_log.exists() else 0
+            if launches != 1 or signed_in.get("authorization_code") != 1:
+                raise HarnessError(f"the sign-in did not happen once: {launches} browser launches, server {signed_in}")
+            if not keyring_item(env, item)["present"]:
+                raise HarnessError(f"after the sign-in the Secret Service holds no {item}")
+            times: list[float] = []
+            cpu: list[float] = []
+            stderr_path = workdir / "auth-start.stderr"
+            with open(stderr_path, "wb") as err:
+                for i in range(warmup + runs):
+                    before = children_cpu()
+                    bridge = Bridge(url, name, env, stderr=err)
+                    bridge.send(initialize())
+                    answer = bridge.answer(1)
+                    elapsed = time.perf_counter() - bridge.started
+                    bridge.close()
+                    if "result" not in answer:
+                        raise HarnessError(f"initialize with the cached token failed: {answer}")
+                    if i >= warmup:
+                        times.append(elapsed)
+                        cpu.append(children_cpu() - before)
+            after = server_stats(url)
+            launches_after = browser_log.read_text().count("\n")
+            found = keyring_item(env, item)
+    except AssertionError as exc:  # the shared helpers' way of saying a server or the session did not start
+        raise HarnessError(str(exc)) from exc
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    signins = {k: after.get(k, 0) - signed_in.get(k, 0) for k in ("authorizations", "authorization_code")}
+    said = stderr_path.read_text(errors="replace")
+    if launches_after != launches or any(signins.values()) or "sign in to" in said:
+        raise HarnessError(
+            f"a timed start signed in again: {launches_after - launches} browser launches, server {signins}"
+        )
+    if not found["present"] or found["backend"] != "keyring.backends.SecretService":
+        raise HarnessError(f"the token is not an item of the Secret Service: {found}")
+    median = statistics.median(times) * 1000
+    print(f"  auth start-up: spawn to the initialize answer  {ms(times)}")
+    print(f"  auth start-up: CPU time of one bridge, start to exit (user + sys)  {ms(cpu)}")
+    print(
+        f"  auth start-up: token from {found['description']} ({item}), no browser launch, "
+        f"no new authorization, {after.get('refresh_token', 0)} refreshes"
+    )
+    verdict = "PASS" if median <= TARGET_STARTUP_MS else "FAIL"
+    print(f"  auth start-up: median {median:.1f} ms (target <= {TARGET_STARTUP_MS:.0f} ms) {verdict}")
+    return median
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--calls", type=int, help="timed calls per mode (default 1000; 200 with --quick)")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run only this part (repeatable)")
+    parser.add_argument(
+        "--inherit-env",
+        action="store_true",
+        help="start children with PYTHONDONTWRITEBYTECODE etc. as set here (default: a private bytecode cache)",
+    )
     args = parser.parse_args()
     calls = args.calls or (200 if args.quick else 1000)
     warmup = 50 if args.quick else 200
     runs = 8 if args.quick else 25
+    parts = set(args.only or PARTS)
 
-    print(f"bench_remote on {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(
+        f"bench_remote on {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     workdir = Path(tempfile.mkdtemp(prefix="mcpguard-bench-remote-"))
-    env = {**os.environ, "MCPGUARD_HOME": str(workdir / "home"), "MCPGUARD_GRACE_SECONDS": "1"}
-    env.pop("MCPGUARD_LOG_LEVEL", None)
+    cache = None if args.inherit_env else workdir / "pycache"
+    env = bench_env(dict(os.environ), workdir / "home", cache)
     servers: list[Server] = []
     ok = True
     try:
-        sse_server = Server(workdir)
-        servers.append(sse_server)
-        json_server = Server(workdir, "--json-response")
-        servers.append(json_server)
-        print(f"tool call (echo, 1 KiB), {calls} timed calls after {warmup} warm-up, interleaved:")
-        ok &= bench_calls("SSE answers ", sse_server.url, "bench-sse", env, calls, warmup) <= TARGET_ADDED_MS
-        ok &= bench_calls("JSON answers", json_server.url, "bench-json", env, calls, warmup) <= TARGET_ADDED_MS
-        print(f"start-up, {runs} runs:")
-        ok &= bench_startup(json_server.url, "bench-json", env, runs) <= TARGET_STARTUP_MS
+        if parts & {"calls", "startup"}:
+            json_server = Server(workdir, "--json-response")
+            servers.append(json_server)
+        if "calls" in parts:
+            sse_server = Server(workdir)
+            servers.append(sse_server)
+            print(f"tool call (echo, 1 KiB), {calls} timed calls after {warmup} warm-up, interleaved:")
+            ok &= bench_calls("SSE answers ", sse_server.url, "bench-sse", env, calls, warmup) <= TARGET_ADDED_MS
+            ok &= bench_calls("JSON answers", json_server.url, "bench-json", env, calls, warmup) <= TARGET_ADDED_MS
+        if "startup" in parts:
+            if "calls" not in parts:
+                approve(json_server.url, "bench-json", env)
+            print(f"start-up, {runs} runs:")
+            ok &= bench_startup(json_server.url, "bench-json", env, runs) <= TARGET_STARTUP_MS
+        if "auth-start" in parts:
+            auth_warmup = 2
+            print(
+                f"start-up with a cached token in the Secret Service (gnome-keyring, private D-Bus), "
+                f"{runs} runs after {auth_warmup} warm-up:"
+            )
+            median = bench_auth_start(workdir, cache, runs, auth_warmup)
+            ok &= median is None or median <= TARGET_STARTUP_MS
     except HarnessError as exc:
         print(f"bench_remote: {exc}", file=sys.stderr)
         return 2
@@ -277,6 +453,7 @@ def main() -> int:
         for server in servers:
             server.close()
         shutil.rmtree(workdir, ignore_errors=True)
+    print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if ok else 1
 
 

@@ -78,22 +78,121 @@ def running_oauth_server() -> Iterator[str]:
         proc.stdout.close()
 
 
+def fake_browser_env(folder: Path) -> dict[str, str]:
+    """``fake_browser.py`` as ``BROWSER``, logging each URL it was given to ``FAKE_BROWSER_LOG``.
+
+    Apart from :func:`signin_env` so that a sign-in against a real keyring (the benchmark's) uses
+    the very same browser stand-in.
+    """
+    browser = folder / "browser"  # webbrowser runs BROWSER as one program: no arguments in it
+    browser.write_text(f'#!/bin/sh\nexec "{PYTHON}" "{server_path("fake_browser.py")}" "$@"\n')
+    browser.chmod(0o755)
+    return {
+        "MCPGUARD_SIGNIN_TIMEOUT": "20",
+        "BROWSER": str(browser),
+        "FAKE_BROWSER_LOG": str(folder / "browser.log"),
+    }
+
+
 def signin_env(tmp_path: Path) -> dict[str, str]:
     """What a bridge that signs in needs in the tests: a file keyring, and ``fake_browser.py`` as ``BROWSER``.
 
     The browser stand-in logs each URL it was given to ``FAKE_BROWSER_LOG``.
     """
-    browser = tmp_path / "browser"  # webbrowser runs BROWSER as one program: no arguments in it
-    browser.write_text(f'#!/bin/sh\nexec "{PYTHON}" "{server_path("fake_browser.py")}" "$@"\n')
-    browser.chmod(0o755)
     return {
-        "MCPGUARD_SIGNIN_TIMEOUT": "20",
+        **fake_browser_env(tmp_path),
         "PYTHON_KEYRING_BACKEND": "tests.servers.file_keyring.Keyring",
         "FILE_KEYRING_PATH": str(tmp_path / "keyring.json"),
         "PYTHONPATH": str(REPO_ROOT),
-        "BROWSER": str(browser),
-        "FAKE_BROWSER_LOG": str(tmp_path / "browser.log"),
     }
+
+
+KEYRING_PASSWORD = "keyring-test-password"
+"""The password of the login keyring a :class:`SecretServiceSession` creates and unlocks."""
+
+SECRET_SERVICE_TOOLS = ("dbus-run-session", "gnome-keyring-daemon")
+
+
+def missing_secret_service_tools() -> list[str]:
+    """The programs a real Secret Service session needs that are not installed (empty when all are)."""
+    import shutil
+
+    return [tool for tool in SECRET_SERVICE_TOOLS if shutil.which(tool) is None]
+
+
+class SecretServiceSession:
+    """A private machine for a real Secret Service: HOME, XDG_RUNTIME_DIR and an mcpguard profile.
+
+    gnome-keyring-daemon runs in a private D-Bus session (``dbus-run-session``) with a fresh
+    ``HOME`` and ``XDG_RUNTIME_DIR``, so neither a developer's keyring nor a CI runner's session is
+    ever touched; ``gnome-keyring-daemon --unlock --components=secrets`` creates and unlocks a new
+    login keyring, and the daemon exits with the session bus. Unix socket paths are limited to
+    about 100 bytes, so ``root`` should be a short temp directory rather than pytest's long
+    ``tmp_path``. Shared by the keyring tests and ``tests/bench/bench_remote.py``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "h"
+        self.runtime = root / "r"
+        self.profile = root / "p"
+        for folder in (self.home, self.runtime):
+            folder.mkdir(mode=0o700)
+
+    def env(self) -> dict[str, str]:
+        """This process's environment without any desktop session of its own, pointed at this machine."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "DBUS_", "GNOME_KEYRING"))}
+        for name in ("PYTHON_KEYRING_BACKEND", "DISPLAY", "WAYLAND_DISPLAY"):  # no display: unlock prompts fail fast
+            env.pop(name, None)
+        env.update(
+            HOME=str(self.home),
+            XDG_RUNTIME_DIR=str(self.runtime),
+            MCPGUARD_HOME=str(self.profile),
+            KEYRING_PW=KEYRING_PASSWORD,
+            PYTHONPATH=str(REPO_ROOT),
+        )
+        return env
+
+    def argv(self, shell_command: str, *, unlock: bool = True, dbus: bool = True) -> list[str]:
+        """The command line running ``shell_command`` in a new session (keyring unlocked unless told)."""
+        inner = (
+            f'echo -n "$KEYRING_PW" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && {shell_command}'
+            if unlock
+            else shell_command
+        )
+        return ["dbus-run-session", "--", "sh", "-c", inner] if dbus else ["sh", "-c", inner]
+
+    @contextmanager
+    def running(self, timeout: float = 30.0) -> Iterator[dict[str, str]]:
+        """Keep a session with an unlocked keyring open; yields :meth:`env` with its bus address.
+
+        For processes started one by one (a benchmark's): the session lives until the block ends,
+        when its shell's stdin closes, ``dbus-run-session`` ends the bus and the daemon with it.
+        """
+        proc = subprocess.Popen(
+            self.argv('echo "BUS $DBUS_SESSION_BUS_ADDRESS" && exec cat >/dev/null'),
+            env=self.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            selector = selectors.DefaultSelector()
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            line = proc.stdout.readline().decode() if selector.select(timeout=timeout) else ""
+            selector.close()
+            if not line.startswith("BUS ") or not line.split(maxsplit=1)[1:]:
+                raise AssertionError(f"the D-Bus session with gnome-keyring did not start (it said {line!r})")
+            yield {**self.env(), "DBUS_SESSION_BUS_ADDRESS": line.split(maxsplit=1)[1].strip()}
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+            proc.stdout.close()
 
 
 def run_cli(*args: str, timeout: float = 30.0, check: bool = True) -> subprocess.CompletedProcess[str]:

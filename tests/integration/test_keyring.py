@@ -24,15 +24,16 @@ from typing import Any
 
 import pytest
 
+from tests.integration.helpers import SecretServiceSession, missing_secret_service_tools
+
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clients"
 TOKEN = "ghp_" + "K9m8N7b6V5" * 3 + "c4X3z2"
-PASSWORD = "keyring-test-password"
 
 
 def _require_tools() -> None:
-    missing = [tool for tool in ("dbus-run-session", "gnome-keyring-daemon") if shutil.which(tool) is None]
+    missing = missing_secret_service_tools()
     if not missing:
         return
     reason = (
@@ -44,33 +45,8 @@ def _require_tools() -> None:
     pytest.skip(reason)
 
 
-class Session:
-    """A private machine for one test: HOME, XDG_RUNTIME_DIR and an mcpguard profile, short paths.
-
-    Unix socket paths are limited to about 100 bytes, so this lives under a short temp directory
-    rather than pytest's long ``tmp_path``.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.home = root / "h"
-        self.runtime = root / "r"
-        self.profile = root / "p"
-        for folder in (self.home, self.runtime):
-            folder.mkdir(mode=0o700)
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "DBUS_", "GNOME_KEYRING"))}
-        for name in ("PYTHON_KEYRING_BACKEND", "DISPLAY", "WAYLAND_DISPLAY"):  # no display: unlock prompts fail fast
-            env.pop(name, None)
-        env.update(
-            HOME=str(self.home),
-            XDG_RUNTIME_DIR=str(self.runtime),
-            MCPGUARD_HOME=str(self.profile),
-            KEYRING_PW=PASSWORD,
-            PYTHONPATH=str(Path(__file__).resolve().parents[2]),
-        )
-        return env
+class Session(SecretServiceSession):
+    """A private machine for one test (see :class:`~tests.integration.helpers.SecretServiceSession`)."""
 
     def run(self, *scripts: str, unlock: bool = True, dbus: bool = True, timeout: float = 120) -> list[Any]:
         """Run each Python script in turn inside one session; the JSON each prints last, in order."""
@@ -80,14 +56,9 @@ class Session:
             path.write_text(textwrap.dedent(script), encoding="utf-8")
             files.append(path)
         python = " && ".join(f'"$PY" {f}' for f in files)
-        inner = (
-            f'echo -n "$KEYRING_PW" | gnome-keyring-daemon --unlock --components=secrets >/dev/null && {python}'
-            if unlock
-            else python
-        )
         env = self.env()
         env["PY"] = sys.executable
-        argv = ["dbus-run-session", "--", "sh", "-c", inner] if dbus else ["sh", "-c", inner]
+        argv = self.argv(python, unlock=unlock, dbus=dbus)
         proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
         lines = [line for line in proc.stdout.splitlines() if line.startswith(("{", "["))]
         if proc.returncode != 0 or len(lines) != len(scripts):
