@@ -10,14 +10,16 @@ the relay path (:class:`~.relay.Relay`). The main thread waits for the server an
 status. The server's stderr is our stderr, passed straight through by the kernel. Nothing but MCP
 messages is ever written to stdout.
 
-Where ``select.poll`` is missing (Windows), or with ``MCPGUARD_RELAY=threads``, each direction has
-a reader thread of its own instead, writing with blocking writes under a lock per side.
+Elsewhere than on Linux (macOS's ``poll`` refuses terminals, Windows has none), or with
+``MCPGUARD_RELAY=threads``, each direction has a reader thread of its own instead, writing with
+blocking writes under a lock per side.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -110,7 +112,9 @@ class Shim(Relay):
         tune_interpreter()
         import select
 
-        polled = hasattr(select, "poll") and os.environ.get(RELAY_ENV) != "threads"
+        # poll is what this project tests, on Linux; macOS's poll refuses some descriptors (terminals),
+        # so elsewhere the reader threads relay.
+        polled = sys.platform.startswith("linux") and hasattr(select, "poll") and os.environ.get(RELAY_ENV) != "threads"
         restore: list[int] = []
         if polled:
             restore = [fd for fd in (self.stdout_fd,) if make_non_blocking(fd)]
