@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mcpguard.clients import entries, formats, jsonc
 from mcpguard.clients.discovery import ConfigFile, ServerEntry
+from mcpguard.clients.display import entry_secrets, shown_text
 from mcpguard.clients.errors import ClientConfigError, VerifyFailed
 from mcpguard.clients.records import WrapRecord, WrapRecords
 from mcpguard.clients.rewrite import decode, update_file
@@ -73,12 +74,16 @@ class FilePlan:
     after: str = ""
     secret_values: set[str] = field(default_factory=set, repr=False)
     """Header values a remote wrap moves to the keyring (or an unwrap brings back): never shown."""
+    literal_secrets: set[str] = field(default_factory=set, repr=False)
+    """Credentials the file's entries hold and keep (variables, headers, arguments): never shown either."""
 
     def diff(self) -> str:
-        """A unified diff of the file now and after the change, secret header values masked.
+        """A unified diff of the file now and after the change, secret values masked.
 
         The values are in the file already, but a diff is shown on screen, printed to terminals and
-        pasted into bug reports: the user needs to see where a secret goes, not the secret.
+        pasted into bug reports: the user needs to see where a secret goes, not the secret. Values
+        that move to the keyring say so; credentials that stay in the file (an ``env`` value, a
+        token argument in the context lines) become ``[hidden: token]``, as on every other screen.
         """
         name = str(self.config.path)
         text = "".join(
@@ -91,7 +96,7 @@ class FilePlan:
         )
         for value in sorted(self.secret_values, key=len, reverse=True):
             text = text.replace(value, SECRET_MASK)
-        return text
+        return shown_text(text, self.literal_secrets)
 
 
 SECRET_MASK = "<secret, kept in the keyring>"
@@ -180,11 +185,25 @@ def make_plan(
         try:
             file_plan.before = decode(config.path.read_bytes(), str(config.path))
             file_plan.after, _, _ = _edit_text(kind, file_plan, file_plan.before, plan, records)
+            file_plan.literal_secrets = _literal_secrets(config, file_plan.before)
         except (ClientConfigError, OSError) as exc:
             plan.errors.append(str(exc))
             continue
         plan.files.append(file_plan)
     return plan
+
+
+def _literal_secrets(config: ConfigFile, text: str) -> set[str]:
+    """The credentials every entry of a file holds: a diff's context lines may show any of them."""
+    data = formats.load(text, config.location.format, str(config.path)).data
+    found: set[str] = set()
+    for s in config.servers:
+        try:
+            entry = formats.get_at(data, s.at)
+        except (KeyError, IndexError):
+            continue
+        found |= entry_secrets(entry, config.spec.shape)
+    return found
 
 
 def _remote_unwrap_check(config: ConfigFile, s: ServerEntry, known: WrapRecord | None) -> str | None:

@@ -2,16 +2,18 @@
 
 Commands are shown whole, quoted as a POSIX shell would need them: the MCP specification asks
 that a user sees the exact command of a local server before consenting to run it, and a
-truncated or unquoted command line hides exactly what an attacker would put in it.
+truncated or unquoted command line hides exactly what an attacker would put in it. The one
+exception is a literal credential, shown as ``[hidden: token]`` (:mod:`mcpguard.clients.display`):
+output that ends up in scrollback and bug reports must not carry the token it warns about.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from mcpguard.clients.discovery import ConfigFile, ServerEntry
+from mcpguard.clients.display import shown_argv, shown_command, shown_text
 from mcpguard.clients.operations import Plan
 from mcpguard.clients.risk import Flag, assess
 
@@ -26,8 +28,9 @@ def entry_flags(s: ServerEntry) -> list[Flag]:
 
 
 def command_line(argv: Sequence[str]) -> str:
-    """The exact command line, untruncated, quoted for a POSIX shell."""
-    return shlex.join(argv)
+    """The command line as every screen shows it: untruncated, quoted for a POSIX shell, and with
+    literal credentials hidden, so the one place that shows commands is the one place that masks."""
+    return shown_command(argv)
 
 
 def server_json(s: ServerEntry) -> dict[str, Any]:
@@ -38,9 +41,9 @@ def server_json(s: ServerEntry) -> dict[str, Any]:
         "transport": s.transport,
         "guarded": s.guarded,
         "disabled": s.disabled,
-        "command": argv,
-        "url": s.detail if s.transport == "remote" else None,
-        "detail": s.detail,
+        "command": list(shown_argv(argv)) if argv is not None else None,
+        "url": shown_text(s.detail) if s.transport == "remote" else None,
+        "detail": shown_text(s.detail),
         "container": list(s.container),
         "project": s.project,
         "env": list(s.env),
@@ -87,9 +90,9 @@ def print_clients(configs: Sequence[ConfigFile], out: TextIO) -> None:
             if s.transport == "stdio":
                 what = command_line(s.original or ())
             elif s.transport == "remote":
-                what = s.detail
+                what = shown_text(s.detail)
             else:
-                what = f"({s.detail})"
+                what = f"({shown_text(s.detail)})"
             where = f"  [project {s.project}]" if s.scope == "local" else ""
             disabled = "  [disabled]" if s.disabled else ""
             print(f"  {s.name:<{width}}  {s.transport:<6}  {guarded:<11}  {what}{where}{disabled}", file=out)
@@ -121,7 +124,8 @@ def print_plan(plan: Plan, out: TextIO, *, diff: bool = False, verbose_skips: bo
                 disabled = " (disabled)" if s.disabled else ""
                 print(f"  {s.name}{where}{disabled}", file=out)
                 if plan.kind == "wrap" and s.transport == "remote":
-                    print(f"    remote:  {s.detail}, through {command_line([*plan.launcher, 'remote'])}", file=out)
+                    bridge = command_line([*plan.launcher, "remote"])
+                    print(f"    remote:  {shown_text(s.detail)}, through {bridge}", file=out)
                     if a.remote is not None and (a.remote.keyring_headers or a.remote.plain_headers):
                         fates = [f"{h} (value to the keyring)" for h in a.remote.keyring_headers]
                         fates += [f"{h} (on the command line)" for h in a.remote.plain_headers]
@@ -138,7 +142,7 @@ def print_plan(plan: Plan, out: TextIO, *, diff: bool = False, verbose_skips: bo
     if plan.skipped and verbose_skips:
         print("\nLeft alone:", file=out)
         for sk in plan.skipped:
-            print(f"  {sk.server.name} ({sk.server.client}, {sk.server.config}): {sk.reason}", file=out)
+            print(f"  {sk.server.name} ({sk.server.client}, {sk.server.config}): {shown_text(sk.reason)}", file=out)
     if plan.errors:
         print("\nNot readable, left alone:", file=out)
         for e in plan.errors:

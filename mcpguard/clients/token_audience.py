@@ -64,12 +64,13 @@ _SCHEMES = {"bearer", "token", "basic", "bot", "apikey", "dpop"}
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9_-]*)\s+(?P<token>\S+)$")
 _JWT = re.compile(r"^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_HEADER_OPTIONS = {"--header", "-H", "--headers"}
+HEADER_OPTIONS = frozenset({"--header", "-H", "--headers"})
+"""Options whose value is one header line (mcp-remote, curl-like servers, ``mcpguard remote``)."""
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>,;]+", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_HEADER_PLACES: tuple[tuple[str, ...], ...] = (("headers",), ("http_headers",), ("requestOptions", "headers"))
+HEADER_PLACES: tuple[tuple[str, ...], ...] = (("headers",), ("http_headers",), ("requestOptions", "headers"))
 """Where clients keep a remote entry's static headers (most; Codex; Continue)."""
-_INLINE_BEARER = ("bearer_token",)
+INLINE_BEARER = ("bearer_token",)
 """Keys whose value is itself the bearer token (Codex)."""
 _key: list[bytes] = []
 
@@ -150,7 +151,7 @@ def _has_scheme(value: str) -> bool:
     return found is not None and found["scheme"].lower() in _SCHEMES
 
 
-def _header_line(text: str) -> tuple[str, str] | None:
+def header_line(text: str) -> tuple[str, str] | None:
     """``NAME: VALUE`` (mcp-remote) or ``NAME=VALUE`` (mcpguard remote), split at the first of the two."""
     cuts = [i for i in (text.find(":"), text.find("=")) if i > 0]
     if not cuts:
@@ -161,6 +162,20 @@ def _header_line(text: str) -> tuple[str, str] | None:
 
 def _is_token_header(name: str, value: str) -> bool:
     return name.lower() in ("authorization", "proxy-authorization") or detect.is_secret_name(name) or _has_scheme(value)
+
+
+def token_in(name: str | None, value: str) -> str | None:
+    """The literal token ``value`` passes, without its ``Bearer`` scheme; None when it passes none.
+
+    ``name`` is the header, option or variable that holds ``value`` (None for a bare argument): a
+    credential name says the value is a token whatever it looks like, while a bare value counts
+    only with an auth scheme or as a JWT. Shared with :mod:`mcpguard.clients.display`, which hides
+    exactly the part of an argument these rules call a token, so the flags and the masking agree.
+    """
+    stripped = value.strip()
+    if (name is not None and _is_token_header(name, value)) or _has_scheme(value) or _JWT.match(stripped):
+        return _credential(value)
+    return None
 
 
 def _use(where: str, value: str, resources: tuple[str, ...], *, jwt_only: bool = False) -> TokenUse | None:
@@ -220,13 +235,13 @@ def _arg_candidates(args: Sequence[str]) -> list[tuple[str, str, bool]]:
     while i < len(args):
         arg = args[i]
         header: str | None = None
-        if arg in _HEADER_OPTIONS and i + 1 < len(args):
+        if arg in HEADER_OPTIONS and i + 1 < len(args):
             header = args[i + 1]
             i += 1
         elif arg.startswith(("--header=", "-H=")):
             header = arg.split("=", 1)[1]
         if header is not None:
-            line = _header_line(header)
+            line = header_line(header)
             if line is not None and _is_token_header(*line):
                 out.append((f"the {_printable(line[0], 40)} header", line[1], False))
             i += 1
@@ -262,7 +277,7 @@ def token_uses(entry: Any, shape: EntryShape) -> tuple[TokenUse, ...]:
             return ()
         resources: tuple[str, ...] = (url.strip(),)
         sent: list[tuple[str, str]] = []
-        for path in _HEADER_PLACES:
+        for path in HEADER_PLACES:
             node: Any = entry
             for key in path:
                 node = node.get(key) if isinstance(node, Mapping) else None
@@ -272,7 +287,7 @@ def token_uses(entry: Any, shape: EntryShape) -> tuple[TokenUse, ...]:
                     for name, value in node.items()
                     if isinstance(value, str) and _is_token_header(str(name), value)
                 ]
-        sent += [(f"its {key}", entry[key]) for key in _INLINE_BEARER if isinstance(entry.get(key), str)]
+        sent += [(f"its {key}", entry[key]) for key in INLINE_BEARER if isinstance(entry.get(key), str)]
         for where, value in sent:
             use = _use(where, value, resources)
             found += [use] if use is not None else []
@@ -291,7 +306,7 @@ def token_uses(entry: Any, shape: EntryShape) -> tuple[TokenUse, ...]:
         return ()
     candidates = _arg_candidates(words)
     for name, value in env:
-        line = _header_line(value) if not _has_scheme(value) else None
+        line = header_line(value) if not _has_scheme(value) else None
         if line is not None and _is_token_header(*line) and _credential(line[1]) is not None:
             candidates.append((f"the variable {_printable(name, 40)}", line[1], False))
         elif _has_scheme(value) or _JWT.match(value.strip()):

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mcpguard.clients.display import shown_command
 from mcpguard.errors import UnknownItem, UnknownServer
 from mcpguard.gui.hidden_text import badge_html, segments, to_html
 from mcpguard.pinning.store import IDENTITY_KINDS, ItemView, ServerRecord, Store
@@ -596,7 +597,7 @@ class ApprovalDialog(QDialog):
         command = self._identity.get("command")
         argv = command.live.definition.get("argv") if command is not None and command.live is not None else None
         if isinstance(argv, list):
-            line = shlex.join(str(arg) for arg in argv)
+            line = shown_command([str(arg) for arg in argv])  # literal tokens hidden
             self.command_view.setHtml(f'<p style="white-space:pre-wrap; margin:0;">{to_html(line)}</p>')
         else:
             self.command_view.setHtml("<i>not recorded yet</i>")

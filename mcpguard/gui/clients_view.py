@@ -8,8 +8,10 @@ its error (file, line, column). Wrap and Unwrap work per client (all its local s
 Nothing is written before the user read what will change: the MCP specification asks that a user sees
 the exact command of a local server before consenting to run it, so :class:`PlanDialog` shows each
 command whole (hidden characters as badges), its risk flags and the unified diff of every file, with
-Cancel as the button Enter and Escape choose. Applying goes through the core (backup, atomic write,
-verify); a failure is one sentence on the page, never a half-written file.
+Cancel as the button Enter and Escape choose. Commands, addresses and diffs come through the core's
+:mod:`mcpguard.clients.display`, so a literal token in a config shows as ``[hidden: token]`` here too.
+Applying goes through the core (backup, atomic write, verify); a failure is one sentence on the page,
+never a half-written file.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from PySide6.QtWidgets import (
 )
 
 from mcpguard.clients.discovery import ConfigFile, ServerEntry, discover
+from mcpguard.clients.display import shown_text
 from mcpguard.clients.entries import parse_wrapped
 from mcpguard.clients.errors import ClientConfigError
 from mcpguard.clients.operations import Action, Applied, Kind, Plan, apply, make_plan
@@ -128,8 +131,8 @@ def _remote_html(action: Action, colours: DiffColours) -> str:
     remote = action.remote
     assert remote is not None
     parts = [
-        f'<p style="margin:0 0 2px 0;">Reached at {to_html(remote.url)} through <code>mcpguard remote</code>, '
-        "which checks its tools as it does a local server's.</p>"
+        f'<p style="margin:0 0 2px 0;">Reached at {to_html(shown_text(remote.url))} through '
+        "<code>mcpguard remote</code>, which checks its tools as it does a local server's.</p>"
     ]
     if remote.keyring_headers:
         parts.append(
@@ -244,7 +247,7 @@ def plan_html(
     if plan.skipped:
         items = "".join(
             f"<li>{to_html(sk.server.name)} ({html.escape(client_name(sk.server.client))}): "
-            f"{html.escape(sk.reason)}</li>"
+            f"{html.escape(shown_text(sk.reason))}</li>"
             for sk in plan.skipped
         )
         parts.append(f'<p style="margin:12px 0 0 0; color:{colours.muted};">Left alone:</p>')
@@ -747,8 +750,9 @@ class ClientsView(QWidget):
             )
             row.setToolTip(_GUARDED, why)
             row.setToolTip(_TRANSPORT, why)
-            row.setText(_COMMAND, reveal(s.detail if s.transport == "remote" else f"({s.detail})"))
-            row.setToolTip(_COMMAND, reveal(s.detail))
+            detail = shown_text(s.detail)
+            row.setText(_COMMAND, reveal(detail if s.transport == "remote" else f"({detail})"))
+            row.setToolTip(_COMMAND, reveal(detail))
             row.setForeground(_COMMAND, muted)
         if s.disabled:
             row.setForeground(_NAME, muted)
@@ -910,7 +914,7 @@ class ClientsView(QWidget):
                 parts.append('<p style="margin:6px 0 0 0;"><b>Entry as the client reads it</b>:</p>')
                 parts.append(_code(command_line([s.command, *s.args]), colours, mono))
         elif s.transport == "remote":
-            parts.append(f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(s.detail)}</p>')
+            parts.append(f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(shown_text(s.detail))}</p>')
             if s.token_flags:
                 parts.append(flags_html(s.token_flags, colours))
         if s.env:
@@ -940,7 +944,7 @@ class ClientsView(QWidget):
             f'&nbsp; <span style="color:{colours.muted};">{html.escape(client_name(s.client))} · remote</span></p>',
             f'<p style="margin:4px 0;"><b style="color:{GUARDED};">guarded</b>: its client reaches it through '
             "mcpguard remote, which checks its tools as it does a local server's.</p>",
-            f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(url)}</p>',
+            f'<p style="margin:6px 0 0 0;"><b>Address</b>: {to_html(shown_text(url))}</p>',
             '<p style="margin:6px 0 0 0;"><b>Entry as the client reads it</b> (a header value marked '
             "<code>@keyring:</code> is read from the keyring):</p>",
             _code(command_line([s.command or "", *s.args]), colours, mono),

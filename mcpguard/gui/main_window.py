@@ -7,7 +7,6 @@ the page the user asked for.
 from __future__ import annotations
 
 import html
-import shlex
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from mcpguard.audit import AuditLog
+from mcpguard.clients.display import shown_command
 from mcpguard.errors import UnknownItem
 from mcpguard.gui.bridge import StoreBridge
 from mcpguard.gui.icons import app_icon
@@ -120,7 +120,7 @@ class WaitingList(QWidget):
         return (
             f"<b>{html.escape(reveal(server.name))}</b> &nbsp;<span style='color:#666'>started by "
             f"{html.escape(server.client)} · {kind}</span>{badge}<br>"
-            f"<span style='font-family:monospace;color:#444'>{html.escape(reveal(shlex.join(argv)))}</span><br>"
+            f"<span style='font-family:monospace;color:#444'>{html.escape(reveal(shown_command(argv)))}</span><br>"
             f"Waiting: {', '.join(parts)}"
         )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from mcpguard.clients.display import shown_command
 from mcpguard.errors import McpGuardError, UnknownItem, UnknownServer
 from mcpguard.gui.hidden_text import to_html
 from mcpguard.gui.style import mute
@@ -930,7 +930,7 @@ def _identity_summary(view: ItemView) -> str:
         return ""
     if view.kind == "command":
         argv = definition.get("argv")
-        text = shlex.join(str(a) for a in argv) if isinstance(argv, list) else json.dumps(definition)
+        text = shown_command([str(a) for a in argv]) if isinstance(argv, list) else json.dumps(definition)
         return f"<code>{to_html(text)}</code>"
     if view.kind == "server_info":
         parts = [str(definition.get(k, "")) for k in ("name", "version") if definition.get(k)]

@@ -40,26 +40,28 @@ def forms(value: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _url_password(m: re.Match[str]) -> str:
-    start, end = m.span("password")
-    whole, base = m.group(), m.start()
-    return whole[: start - base] + REDACTED + whole[end - base :]
+_shape_checks: dict[str, list[Check]] = {}
 
 
-def _auth_token(m: re.Match[str]) -> str:
-    return m.group("scheme") + REDACTED
+def _shared_checks(marker: str = REDACTED) -> list[Check]:
+    """The shape checks replacing with ``marker``, compiled once per process and shared by every redactor."""
+    checks = _shape_checks.get(marker)
+    if checks is None:
 
+        def url_password(m: re.Match[str]) -> str:
+            start, end = m.span("password")
+            whole, base = m.group(), m.start()
+            return whole[: start - base] + marker + whole[end - base :]
 
-_shape_checks: list[Check] = []
+        def auth_token(m: re.Match[str]) -> str:
+            return m.group("scheme") + marker
 
-
-def _shared_checks() -> list[Check]:
-    """The shape checks, compiled once per process and shared by every redactor."""
-    if not _shape_checks:
-        _shape_checks.extend((s.anchors, p, REDACTED) for s, p in compiled_shapes())
-        _shape_checks.append((("://",), re.compile(URL_CREDENTIALS), _url_password))
-        _shape_checks.append((_AUTH_ANCHORS, _AUTH, _auth_token))
-    return _shape_checks
+        literal = marker.replace("\\", "\\\\")  # a replacement string of re.sub reads backslashes
+        checks = [(s.anchors, p, literal) for s, p in compiled_shapes()]
+        checks.append((("://",), re.compile(URL_CREDENTIALS), url_password))
+        checks.append((_AUTH_ANCHORS, _AUTH, auth_token))
+        _shape_checks[marker] = checks
+    return checks
 
 
 class Redactor:
@@ -69,12 +71,19 @@ class Redactor:
         known: ``{name: value}``: each value (and its JSON-escaped forms) becomes ``[redacted:name]``.
         shapes: Also replace anything shaped like a credential with ``[redacted]``.
         min_length: Known values shorter than this are ignored.
+        marker: Put this in place of every secret instead (no name, no ``[redacted]``): screens that
+            show a config say ``[hidden: token]`` where the log says ``[redacted]``.
     """
 
-    __slots__ = ("_checks", "_forms", "_known", "_names")
+    __slots__ = ("_checks", "_forms", "_known", "_marker", "_names")
 
     def __init__(
-        self, known: Mapping[str, str] | None = None, *, shapes: bool = True, min_length: int = MIN_LENGTH
+        self,
+        known: Mapping[str, str] | None = None,
+        *,
+        shapes: bool = True,
+        min_length: int = MIN_LENGTH,
+        marker: str | None = None,
     ) -> None:
         names: dict[str, str] = {}
         for name, value in sorted((known or {}).items()):
@@ -85,7 +94,8 @@ class Redactor:
         self._names = names
         self._forms = tuple(sorted(names, key=lambda f: (-len(f), f)))
         self._known = re.compile("|".join(re.escape(f) for f in self._forms)) if names else None
-        self._checks = _shared_checks() if shapes else []
+        self._marker = marker
+        self._checks = _shared_checks(REDACTED if marker is None else marker) if shapes else []
 
     @classmethod
     def for_server(cls, secrets: Mapping[str, str], env: Mapping[str, str] | None = None, server: str = "") -> Redactor:
@@ -109,7 +119,7 @@ class Redactor:
         return sorted(set(self._names.values()))
 
     def _known_label(self, m: re.Match[str]) -> str:
-        return f"[redacted:{self._names[m.group()]}]"
+        return self._marker if self._marker is not None else f"[redacted:{self._names[m.group()]}]"
 
     def text(self, s: str) -> str:
         """``s`` with every secret replaced; ``s`` itself (the same object) when there was none."""

@@ -172,3 +172,57 @@ def test_project_files_with_project_option(fake_env: Machine, capsys: pytest.Cap
 
 def test_command_line_quotes_exactly() -> None:
     assert command_line(["npx", "-y", "a b", "it's"]) == "npx -y 'a b' 'it'\"'\"'s'"
+
+
+@pytest.fixture
+def tokens(fake_env: Machine) -> dict[str, str]:
+    """``tokens_mcp.json`` as Cursor's config, its placeholders replaced by literal credentials."""
+    import jwt
+
+    values = {
+        "<issues-jwt>": jwt.encode({"aud": "https://issues.acme.dev/mcp"}, "test-signing-key-long-enough-for-hs256"),
+        "<search-api-key>": "Zq8vN3rT6yW1pL4kX9cB2mJ7",
+        "<search-token>": "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8",
+    }
+    target = fake_env.place("tokens_mcp.json", "home:.cursor/mcp.json")
+    text = target.read_text(encoding="utf-8")
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    target.write_text(text, encoding="utf-8")
+    return values
+
+
+def test_clients_never_print_a_literal_token(tokens: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, text, _ = _run(capsys, "clients")
+    assert code == 0
+    assert "  search  stdio   not guarded  acme-search --endpoint https://search.acme.dev --api-key " in text
+    assert "--api-key '[hidden: token]' --verbose\n" in text
+    code, raw, _ = _run(capsys, "clients", "--json")
+    assert code == 0
+    servers = {s["name"]: s for c in json.loads(raw) for s in c["servers"]}
+    assert servers["issues"]["command"] == [
+        "npx",
+        "-y",
+        "mcp-remote@0.1.29",
+        "https://issues.acme.dev/mcp",
+        "--header",
+        "Authorization: Bearer [hidden: token]",
+    ]
+    assert servers["search"]["command"][3:5] == ["--api-key", "[hidden: token]"]
+    for output in (text, raw):
+        assert all(token not in output for token in tokens.values())
+
+
+def test_the_plan_and_its_diff_hide_tokens_but_the_file_keeps_them(
+    tokens: dict[str, str], fake_env: Machine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "wrap", "--all", "--dry-run")
+    assert code == 0
+    assert "    command: acme-search --endpoint https://search.acme.dev --api-key '[hidden: token]' --verbose" in out
+    assert '"SEARCH_TOKEN": "[hidden: token]"' in out  # an env value in the diff's context
+    assert all(token not in out for token in tokens.values())
+    code, _, _ = _run(capsys, "wrap", "--all", "--yes")
+    assert code == 0
+    written = (fake_env.home / ".cursor" / "mcp.json").read_text(encoding="utf-8")
+    assert all(token in written for token in tokens.values())  # only the screen is masked
+    assert "[hidden" not in written

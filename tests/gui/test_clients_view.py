@@ -410,3 +410,36 @@ def test_plan_dialog_names_the_headers_that_go_to_the_keyring_never_their_values
     assert TAVILY_KEY not in commands and TAVILY_KEY not in diff
     intro = " ".join(label.text() for label in dialog.findChildren(QLabel))
     assert f"reaches each server through <code>{LAUNCHER} remote</code>: mcpguard becomes its bridge" in intro
+
+
+def test_literal_tokens_are_hidden_on_the_page_and_in_the_plan(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths
+) -> None:
+    import jwt
+
+    tokens = {
+        "<issues-jwt>": jwt.encode({"aud": "https://issues.acme.dev/mcp"}, "test-signing-key-long-enough-for-hs256"),
+        "<search-api-key>": "Zq8vN3rT6yW1pL4kX9cB2mJ7",
+        "<search-token>": "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8",
+    }
+    config = machine.place("tokens_mcp.json", CURSOR)
+    text = config.read_text(encoding="utf-8")
+    for placeholder, value in tokens.items():
+        text = text.replace(placeholder, value)
+    config.write_text(text, encoding="utf-8")
+    view = _view(qtbot, app_paths)
+
+    row = _select(view, "Cursor", "search")
+    assert row.text(3) == "acme-search --endpoint https://search.acme.dev --api-key '[hidden: token]' --verbose"
+    shown = [view.details.toHtml(), view.details.toPlainText(), row.text(3), row.toolTip(3)]
+    assert "Command (exactly what runs)" in shown[1] and "[hidden: token]" in shown[1]
+    _select(view, "Cursor", "issues")
+    shown += [view.details.toHtml(), view.details.toPlainText()]
+
+    plan = make_plan("wrap", discover(platform="linux"), launcher=[LAUNCHER])
+    dialog = PlanDialog(plan)
+    qtbot.addWidget(dialog)
+    shown += [dialog.commands.toHtml(), dialog.diff_view.toHtml(), dialog.diff_view.toPlainText()]
+    assert "--api-key '[hidden: token]' --verbose" in dialog.commands.toPlainText()
+    assert '"SEARCH_TOKEN": "[hidden: token]"' in dialog.diff_view.toPlainText()
+    assert all(token not in page for token in tokens.values() for page in shown)

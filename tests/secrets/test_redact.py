@@ -105,3 +105,13 @@ def test_fast_when_there_is_nothing_to_find() -> None:
         assert r.text(text) is text
     per_call = (time.perf_counter() - start) / 200
     assert per_call < 0.001, f"{per_call * 1e6:.0f} µs per kilobyte"
+
+
+def test_a_marker_replaces_values_and_shapes_alike_and_the_default_stays() -> None:
+    marked = Redactor({"db/PGPASSWORD": PASSWORD}, marker="[hidden: token]")
+    text = f"{PASSWORD} {GITHUB_TOKEN} postgresql://app:{PASSWORD}@db/app Bearer {OPENAI_KEY}"
+    assert marked.text(text) == (
+        "[hidden: token] [hidden: token] postgresql://app:[hidden: token]@db/app Bearer [hidden: token]"
+    )
+    assert Redactor().text(GITHUB_TOKEN) == "[redacted]"
+    assert Redactor(marker="a\\1b").text(GITHUB_TOKEN) == "a\\1b"  # taken literally, not as a group reference
