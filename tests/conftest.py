@@ -69,3 +69,23 @@ def expect_warnings(_warning_catcher: _WarningCatcher) -> list[str]:
     """Declare that a test provokes WARNING logs on purpose; the list fills as they are logged."""
     _warning_catcher.expected = True
     return _warning_catcher.messages
+
+
+@pytest.fixture
+def oauth_server() -> Iterator[str]:
+    """``tests/servers/sdk_oauth.py`` on 127.0.0.1, an SDK server behind the SDK's authorization server: its MCP URL."""
+    from tests.integration.helpers import running_oauth_server
+
+    with running_oauth_server() as url:
+        yield url
+
+
+@pytest.fixture
+def signin_environ(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``signin_env`` of ``tests/integration/helpers.py`` set in this process's environment; subprocesses inherit it."""
+    from tests.integration.helpers import signin_env
+
+    env = signin_env(tmp_path)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return env

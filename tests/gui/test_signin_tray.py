@@ -21,26 +21,15 @@ from mcpguard.gui.main_window import MainWindow
 from mcpguard.gui.tray import Tray
 from mcpguard.pinning.store import Store
 from mcpguard.remote.bridge import AUTHORIZATION_SERVER
-from tests.integration.helpers import PYTHON, Shim, running_oauth_server, signin_env
+from tests.integration.helpers import INITIALIZE, PYTHON, Shim
 
 pytestmark = [pytest.mark.gui, pytest.mark.integration]
 
-INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
-
 
 @pytest.fixture
-def oauth_server() -> Iterator[str]:
-    with running_oauth_server() as url:
-        yield url
-
-
-@pytest.fixture
-def signin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = signin_env(tmp_path)
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+def signin(signin_environ: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setattr(webbrowser, "_tryorder", None)  # webbrowser reads BROWSER again, this test's
-    return env
+    return signin_environ
 
 
 @pytest.fixture

@@ -25,15 +25,17 @@ import anyio
 import anyio.to_thread
 import mcp_types as types
 import pytest
-from mcp.client.session import ClientRequestContext, ClientSession, IncomingMessage
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.session import ClientRequestContext
+from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from tests.integration.helpers import (
     GRACE_SECONDS,
     PYTHON,
+    SdkClient,
     pin_items,
     run_cli,
+    sdk_client,
     server_path,
     subprocess_env,
     wait_for_log,
@@ -115,31 +117,19 @@ def serve(servers: list[HttpServer], tmp_path: Path, *args: str, **env: str) -> 
 
 
 @dataclass
-class Client:
+class Client(SdkClient):
     """An SDK client session through ``mcpguard remote``, with what the server sent it."""
 
-    session: ClientSession
-    init: types.InitializeResult
-    notes: list[IncomingMessage] = field(default_factory=list)
+    list_changed_timeout = LIST_CHANGED_TIMEOUT
     logs: list[types.LoggingMessageNotificationParams] = field(default_factory=list)
     roots_asked: int = 0
-    _arrived: anyio.Event = field(default_factory=anyio.Event)
 
-    async def handle(self, message: IncomingMessage) -> None:
-        self.notes.append(message)
-        self._arrived.set()
-        self._arrived = anyio.Event()
+    async def on_roots(self, context: ClientRequestContext) -> types.ListRootsResult:
+        self.roots_asked += 1
+        return types.ListRootsResult(roots=[types.Root.model_validate({"uri": ROOT, "name": "project"})])
 
-    def tool_list_changes(self) -> int:
-        return sum(isinstance(n, types.ToolListChangedNotification) for n in self.notes)
-
-    async def wait_tool_list_changed(self, seen_before: int, timeout: float = LIST_CHANGED_TIMEOUT) -> None:
-        with anyio.fail_after(timeout):
-            while self.tool_list_changes() <= seen_before:
-                await self._arrived.wait()
-
-    async def tools(self) -> dict[str, types.Tool]:
-        return {tool.name: tool for tool in (await self.session.list_tools()).tools}
+    async def on_log(self, params: types.LoggingMessageNotificationParams) -> None:
+        self.logs.append(params)
 
 
 @asynccontextmanager
@@ -150,29 +140,10 @@ async def connect(name: str, url: str, stderr: Path | None = None, *extra: str) 
         args=["-m", "mcpguard", "remote", url, "--name", name, "--client", "test", *extra],
         env={"MCPGUARD_HOME": os.environ["MCPGUARD_HOME"], "MCPGUARD_GRACE_SECONDS": GRACE_SECONDS},
     )
-    holder: list[Client] = []
-
-    async def on_message(message: IncomingMessage) -> None:
-        if holder:
-            await holder[0].handle(message)
-
-    async def on_roots(context: ClientRequestContext) -> types.ListRootsResult:
-        holder[0].roots_asked += 1
-        return types.ListRootsResult(roots=[types.Root.model_validate({"uri": ROOT, "name": "project"})])
-
-    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
-        holder[0].logs.append(params)
-
     errlog = open(stderr, "w") if stderr is not None else open(os.devnull, "w")  # noqa: SIM115
     try:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(
-                read, write, message_handler=on_message, list_roots_callback=on_roots, logging_callback=on_log
-            ) as session:
-                init = await session.initialize()
-                client = Client(session, init)
-                holder.append(client)
-                yield client
+        async with sdk_client(Client, params, errlog, on_roots=Client.on_roots, on_log=Client.on_log) as client:
+            yield client
     finally:
         errlog.close()
 

@@ -14,7 +14,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -31,34 +31,17 @@ from mcpguard.pinning.store import ItemView, Store
 from mcpguard.remote.bridge import AUTHORIZATION_SERVER
 from tests.integration.helpers import (
     GRACE_SECONDS,
+    INITIALIZE,
     PYTHON,
     Shim,
     run_cli,
-    running_oauth_server,
     server_path,
-    signin_env,
 )
 
 pytestmark = pytest.mark.integration
 
 ROOT = str(Path(__file__).resolve().parents[2])
 TEST_TIMEOUT = 60.0
-INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}
-
-
-@pytest.fixture
-def oauth_server() -> Iterator[str]:
-    """The protected server's MCP URL."""
-    with running_oauth_server() as url:
-        yield url
-
-
-@pytest.fixture
-def keyring_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    env = signin_env(tmp_path)
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
-    return env
 
 
 @asynccontextmanager
@@ -116,11 +99,11 @@ def stats(url: str) -> dict[str, int]:
 
 
 async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
-    oauth_server: str, keyring_env: dict[str, str], tmp_path: Path
+    oauth_server: str, signin_environ: dict[str, str], tmp_path: Path
 ) -> None:
     stderr = tmp_path / "bridge.stderr"
     with anyio.fail_after(TEST_TIMEOUT):
-        async with connect("secured", oauth_server, keyring_env, stderr) as session:
+        async with connect("secured", oauth_server, signin_environ, stderr) as session:
             assert (await session.list_tools()).tools == []  # signed in, but nothing approved yet
             await anyio.to_thread.run_sync(lambda: run_cli("pins", "approve", "secured", "--all"))
             with anyio.fail_after(10):
@@ -153,7 +136,7 @@ async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
             assert token.encode() not in path.read_bytes(), f"the token leaked into {path}"
 
     with anyio.fail_after(TEST_TIMEOUT):
-        async with connect("secured", oauth_server, keyring_env, stderr) as session:
+        async with connect("secured", oauth_server, signin_environ, stderr) as session:
             result = await session.call_tool("echo", {"text": "again"})
             assert not result.is_error
     assert stats(oauth_server)["authorizations"] == 1, "the stored token was used: no second sign-in"
@@ -172,7 +155,7 @@ async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
     )
 
     with anyio.fail_after(TEST_TIMEOUT):
-        async with connect("secured", oauth_server, keyring_env, stderr) as session:
+        async with connect("secured", oauth_server, signin_environ, stderr) as session:
             result = await session.call_tool("echo", {"text": "signed in again"})
             assert not result.is_error, "the recorded authorization server is the approved one"
     assert stats(oauth_server)["authorizations"] == 2
@@ -181,7 +164,7 @@ async def test_signs_in_keeps_the_token_in_the_keyring_and_logs_out(
 
 
 def test_a_sign_in_offered_in_the_tray_outlives_a_client_that_left(
-    oauth_server: str, keyring_env: dict[str, str], tmp_path: Path
+    oauth_server: str, signin_environ: dict[str, str], tmp_path: Path
 ) -> None:
     """The client is answered at once; it quits; the user signs in from the tray; the next start has the token."""
     store = Store.open(AppPaths.from_env())
@@ -207,7 +190,7 @@ def test_a_sign_in_offered_in_the_tray_outlives_a_client_that_left(
             "'Sign in to later', then retry."
         ), answer
         [url] = signins()
-        assert not Path(keyring_env["FAKE_BROWSER_LOG"]).exists(), "the bridge opened no browser itself"
+        assert not Path(signin_environ["FAKE_BROWSER_LOG"]).exists(), "the bridge opened no browser itself"
 
         first.close_stdin()  # the client gives up on this server for now
         clicked = subprocess.run([PYTHON, server_path("fake_browser.py"), url], timeout=30, capture_output=True)
@@ -215,7 +198,7 @@ def test_a_sign_in_offered_in_the_tray_outlives_a_client_that_left(
         assert first.proc.wait(timeout=30) == 0
         assert signins() == []
         assert "waiting up to" in first.stderr_text()
-        stored = json.loads(Path(keyring_env["FILE_KEYRING_PATH"]).read_text())
+        stored = json.loads(Path(signin_environ["FILE_KEYRING_PATH"]).read_text())
         assert any(k.endswith("remote/later/OAUTH_TOKENS") for k in stored)
 
         second = Shim("later", [], workdir=tmp_path / "bridges", argv=argv)

@@ -12,21 +12,21 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
 import anyio
 import anyio.to_thread
 import mcp_types as types
 import pytest
-from mcp.client.session import ClientSession, IncomingMessage
-from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
 from tests.integration.helpers import (
     GRACE_SECONDS,
+    SdkClient,
     call_log,
     pin_items,
     run_cli,
+    sdk_client,
     server_path,
     shim_argv,
     wait_for_log,
@@ -40,31 +40,10 @@ LIST_CHANGED_TIMEOUT = 3.0
 BASIC_TOOLS = {"echo", "add", "divide"}
 
 
-@dataclass
-class Client:
+class Client(SdkClient):
     """An SDK client session through the shim, with the server notifications it received."""
 
-    session: ClientSession
-    init: types.InitializeResult
-    notes: list[IncomingMessage] = field(default_factory=list)
-    _arrived: anyio.Event = field(default_factory=anyio.Event)
-
-    async def handle(self, message: IncomingMessage) -> None:
-        self.notes.append(message)
-        self._arrived.set()
-        self._arrived = anyio.Event()
-
-    def tool_list_changes(self) -> int:
-        return sum(isinstance(n, types.ToolListChangedNotification) for n in self.notes)
-
-    async def wait_tool_list_changed(self, seen_before: int, timeout: float = LIST_CHANGED_TIMEOUT) -> None:
-        """Wait until more than ``seen_before`` tools/list_changed notifications have arrived."""
-        with anyio.fail_after(timeout):
-            while self.tool_list_changes() <= seen_before:
-                await self._arrived.wait()
-
-    async def tools(self) -> dict[str, types.Tool]:
-        return {tool.name: tool for tool in (await self.session.list_tools()).tools}
+    list_changed_timeout = LIST_CHANGED_TIMEOUT
 
 
 @asynccontextmanager
@@ -76,18 +55,8 @@ async def connect(name: str, server: str, **env: str) -> AsyncIterator[Client]:
         args=argv[1:],
         env={"MCPGUARD_HOME": os.environ["MCPGUARD_HOME"], "MCPGUARD_GRACE_SECONDS": GRACE_SECONDS, **env},
     )
-    holder: list[Client] = []
-
-    async def handler(message: IncomingMessage) -> None:
-        if holder:
-            await holder[0].handle(message)
-
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write, message_handler=handler) as session:
-            init = await session.initialize()
-            client = Client(session, init)
-            holder.append(client)
-            yield client
+    async with sdk_client(Client, params) as client:
+        yield client
 
 
 async def cli(*args: str) -> str:

@@ -11,10 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -23,9 +20,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from mcpguard.audit import AuditLog, CallRecord  # noqa: E402
 from mcpguard.gui.activity_view import ActivityView  # noqa: E402
-from mcpguard.paths import HOME_ENV, AppPaths  # noqa: E402
 from mcpguard.pinning.store import Store  # noqa: E402
 from mcpguard.scanner import scan_result  # noqa: E402
+from tests.gui.screens._common import save_grab, temporary_profile  # noqa: E402
 
 OUT = pathlib.Path(__file__).resolve().parents[3] / "docs" / "screenshots" / "activity.png"
 
@@ -141,28 +138,11 @@ def build_log(store: Store, now: float | None = None) -> AuditLog:
     return log
 
 
-@contextmanager
-def _profile() -> Iterator[Store]:
-    """A throw-away profile; ``MCPGUARD_HOME`` points at it meanwhile, so nothing reads the real one."""
-    with tempfile.TemporaryDirectory(prefix="mcpguard-screen-") as tmp:
-        before = os.environ.get(HOME_ENV)
-        os.environ[HOME_ENV] = tmp
-        store = Store.open(AppPaths.under(tmp))
-        try:
-            yield store
-        finally:
-            store.close()
-            if before is None:
-                os.environ.pop(HOME_ENV, None)
-            else:
-                os.environ[HOME_ENV] = before
-
-
 def render(path: pathlib.Path) -> None:
     """Save a screenshot of the activity page, the poisoned fetch selected, to ``path``."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    with _profile() as store:
+    with temporary_profile() as store:
         log = build_log(store)
         view = ActivityView(log, ask_save_path=lambda fmt, suggested: None)
         view.resize(1100, 760)
@@ -170,13 +150,7 @@ def render(path: pathlib.Path) -> None:
         app.processEvents()
         poisoned = next(r for r in log.rows(newest_first=True) if r.findings)
         view.select_call(poisoned.id)
-        app.processEvents()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not view.grab().save(str(path)):
-            raise OSError(f"could not save {path}")
-        view.close()
-        view.deleteLater()
-        app.processEvents()
+        save_grab(app, view, path)
 
 
 if __name__ == "__main__":

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
 from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
 from mcpguard.gui.approval_dialog import ApprovalDialog
-from mcpguard.paths import AppPaths
 from mcpguard.pinning.store import Store
 from mcpguard.scanner import scan_definition
+from tests.gui.screens._common import save_grab, temporary_profile
 
 SCREENSHOT = pathlib.Path(__file__).resolve().parents[3] / "docs" / "screenshots" / "approval-dialog.png"
 
@@ -107,22 +106,12 @@ def populate(store: Store) -> int:
 def render(path: pathlib.Path) -> None:
     """Build the dialog over a throw-away profile, show the poisoned tool, and save a grab to ``path``."""
     app = QApplication.instance() or QApplication([])
-    with tempfile.TemporaryDirectory(prefix="mcpguard-screen-") as tmp:
-        store = Store.open(AppPaths.under(tmp))
-        try:
-            dialog = ApprovalDialog(store, populate(store))
-            dialog.resize(1000, 700)
-            dialog.select("tool", "read_file")
-            dialog.show()
-            app.processEvents()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not dialog.grab().save(str(path)):
-                raise OSError(f"could not write {path}")
-            dialog.close()
-            dialog.deleteLater()
-            app.processEvents()
-        finally:
-            store.close()
+    with temporary_profile() as store:
+        dialog = ApprovalDialog(store, populate(store))
+        dialog.resize(1000, 700)
+        dialog.select("tool", "read_file")
+        dialog.show()
+        save_grab(app, dialog, path)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from mcpguard.clients.operations import make_plan  # noqa: E402
 from mcpguard.gui.clients_view import ClientsView, PlanDialog  # noqa: E402
 from mcpguard.paths import AppPaths  # noqa: E402
 from mcpguard.secrets.memory import MemoryStore  # noqa: E402
+from tests.gui.screens._common import save_grab  # noqa: E402
 
 SCREENSHOTS = pathlib.Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 OUT = SCREENSHOTS / "clients.png"
@@ -138,13 +139,7 @@ def _save(app: QApplication, widget: QWidget, path: pathlib.Path) -> None:
     # Laid out and painted like a shown window, without flashing one up on a real display.
     widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     widget.show()
-    app.processEvents()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not widget.grab().save(str(path)):
-        raise OSError(f"could not save {path}")
-    widget.close()
-    widget.deleteLater()
-    app.processEvents()
+    save_grab(app, widget, path)
 
 
 def _app() -> QApplication:

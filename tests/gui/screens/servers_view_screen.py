@@ -10,10 +10,7 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -23,10 +20,10 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from mcpguard.gui.servers_view import ServersView  # noqa: E402
-from mcpguard.paths import HOME_ENV, AppPaths  # noqa: E402
 from mcpguard.pinning import store as store_module  # noqa: E402
 from mcpguard.pinning.store import Store  # noqa: E402
 from mcpguard.scanner import scan_definition  # noqa: E402
+from tests.gui.screens._common import save_grab, temporary_profile  # noqa: E402
 
 DAY = 86400.0
 OUT = pathlib.Path(__file__).resolve().parents[3] / "docs" / "screenshots" / "servers.png"
@@ -172,28 +169,11 @@ def _time_server(store: Store, clock: _Clock, now: float) -> None:
     store.observe(server.id, "tool", {t["name"]: t for t in tools}, findings=_findings)
 
 
-@contextmanager
-def _profile() -> Iterator[Store]:
-    """A throw-away profile; ``MCPGUARD_HOME`` points at it meanwhile, so nothing reads the real one."""
-    with tempfile.TemporaryDirectory(prefix="mcpguard-screen-") as tmp:
-        before = os.environ.get(HOME_ENV)
-        os.environ[HOME_ENV] = tmp
-        store = Store.open(AppPaths.under(tmp))
-        try:
-            yield store
-        finally:
-            store.close()
-            if before is None:
-                os.environ.pop(HOME_ENV, None)
-            else:
-                os.environ[HOME_ENV] = before
-
-
 def render(path: pathlib.Path) -> None:
     """Save a screenshot of the servers page, the rug-pulled ``read_file`` selected, to ``path``."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    with _profile() as store:
+    with temporary_profile() as store:
         build_profile(store)
         view = ServersView(store, confirm=lambda *_: False)
         view.resize(1000, 650)
@@ -203,13 +183,7 @@ def render(path: pathlib.Path) -> None:
         server = store.find_servers("filesystem")[0]
         view.select_item(server.id, "tool", "read_file")
         view.tabs.setCurrentIndex(2)
-        app.processEvents()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not view.grab().save(str(path)):
-            raise OSError(f"could not save {path}")
-        view.close()
-        view.deleteLater()
-        app.processEvents()
+        save_grab(app, view, path)
 
 
 if __name__ == "__main__":

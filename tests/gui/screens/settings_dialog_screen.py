@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
-import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -13,8 +12,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from mcpguard.gui.settings_dialog import SettingsDialog  # noqa: E402
-from mcpguard.paths import HOME_ENV, AppPaths  # noqa: E402
-from mcpguard.pinning.store import Store  # noqa: E402
+from mcpguard.paths import HOME_ENV  # noqa: E402
+from tests.gui.screens._common import save_grab, temporary_profile  # noqa: E402
 
 OUT = pathlib.Path(__file__).resolve().parents[3] / "docs" / "screenshots" / "settings.png"
 
@@ -23,30 +22,15 @@ def render(path: pathlib.Path) -> None:
     """Save a screenshot of the settings dialog over a profile with a few settings changed to ``path``."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
-    with tempfile.TemporaryDirectory(prefix="mcpguard-screen-") as tmp:
-        before = os.environ.get(HOME_ENV)
-        os.environ[HOME_ENV] = tmp
-        store = Store.open(AppPaths.under(pathlib.Path(tmp) / "profile"))
-        try:
-            store.set_setting("first_list_hold", "20")
-            home = pathlib.Path(tmp) / "home"  # the login entry is looked up here, never in the real home
-            dialog = SettingsDialog(store, autostart_home=home)
-            dialog.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-            dialog.show()
-            dialog.start_at_login.setChecked(True)  # shown as the user is about to switch it on; never saved
-            app.processEvents()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not dialog.grab().save(str(path)):
-                raise OSError(f"could not save {path}")
-            dialog.reject()
-            dialog.deleteLater()
-            app.processEvents()
-        finally:
-            store.close()
-            if before is None:
-                os.environ.pop(HOME_ENV, None)
-            else:
-                os.environ[HOME_ENV] = before
+    with temporary_profile() as store:
+        store.set_setting("first_list_hold", "20")
+        # the login entry is looked up in the throw-away profile, never in the real home
+        home = pathlib.Path(os.environ[HOME_ENV]) / "home"
+        dialog = SettingsDialog(store, autostart_home=home)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+        dialog.show()
+        dialog.start_at_login.setChecked(True)  # shown as the user is about to switch it on; never saved
+        save_grab(app, dialog, path)  # closing a shown dialog rejects it: nothing is saved
 
 
 if __name__ == "__main__":
