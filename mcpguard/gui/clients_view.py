@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSignalBlocker, Qt, Signal, Slot
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -32,9 +32,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QIcon,
     QPainter,
-    QPainterPath,
     QPalette,
-    QPen,
     QPixmap,
     QShowEvent,
 )
@@ -69,6 +67,7 @@ from mcpguard.errors import McpGuardError
 from mcpguard.gui.approval_dialog import DARK, LIGHT, DiffColours
 from mcpguard.gui.config_watch import ClientEvent, ServerKey, client_name, notification
 from mcpguard.gui.hidden_text import to_html
+from mcpguard.gui.icons import paint_warning
 from mcpguard.gui.servers_view import status_icon
 from mcpguard.paths import AppPaths
 from mcpguard.policy import Status
@@ -168,18 +167,7 @@ def flag_icon(severity: str) -> QIcon:
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    colour = QColor(_SEVERITY_COLOURS.get(severity, WARNING))
-    path = QPainterPath()
-    path.moveTo(16, 2.5)
-    path.lineTo(30, 28.5)
-    path.lineTo(2, 28.5)
-    path.closeSubpath()
-    painter.setPen(QPen(colour, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-    painter.setBrush(colour)
-    painter.drawPath(path)
-    painter.setPen(QPen(QColor("white"), 3.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
-    painter.drawLine(QPointF(16, 11), QPointF(16, 18.5))
-    painter.drawPoint(QPointF(16, 24))
+    paint_warning(painter, QColor(_SEVERITY_COLOURS.get(severity, WARNING)))
     painter.end()
     pixmap.setDevicePixelRatio(2.0)
     return QIcon(pixmap)

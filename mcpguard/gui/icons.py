@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 
@@ -68,3 +68,24 @@ def tray_icon(state: TrayState, count: int = 0, size: int = 64) -> QIcon:
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
     painter.end()
     return QIcon(pixmap)
+
+
+def paint_warning(painter: QPainter, colour: QColor) -> None:
+    """A filled warning triangle with a white exclamation mark, on a 32-pixel canvas.
+
+    One drawing for every "look at this" mark of the tray (a changed definition, a risk flag), so
+    the user learns one shape.
+    """
+    path = QPainterPath()
+    path.moveTo(16, 2.5)
+    path.lineTo(30, 28.5)
+    path.lineTo(2, 28.5)
+    path.closeSubpath()
+    painter.setPen(QPen(colour, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+    painter.setBrush(colour)
+    painter.drawPath(path)
+    painter.setPen(
+        QPen(QColor("white"), 3.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
+    )
+    painter.drawLine(QPointF(16, 11), QPointF(16, 18.5))
+    painter.drawPoint(QPointF(16, 24))

@@ -24,7 +24,6 @@ from PySide6.QtGui import (
     QFontDatabase,
     QIcon,
     QPainter,
-    QPainterPath,
     QPen,
     QPixmap,
     QShowEvent,
@@ -56,6 +55,7 @@ from PySide6.QtWidgets import (
 from mcpguard.clients.display import shown_command
 from mcpguard.errors import McpGuardError, UnknownItem, UnknownServer
 from mcpguard.gui.hidden_text import to_html
+from mcpguard.gui.icons import paint_warning
 from mcpguard.gui.style import mute
 from mcpguard.pinning.fingerprint import short
 from mcpguard.pinning.store import IDENTITY_KINDS, Decision, ItemView, ServerRecord, Store, Version
@@ -130,17 +130,7 @@ def status_icon(status: Status) -> QIcon:
         painter.setBrush(colour)
         painter.drawEllipse(QPointF(16, 16), 3.5, 3.5)
     elif status is Status.CHANGED:
-        path = QPainterPath()
-        path.moveTo(16, 2.5)
-        path.lineTo(30, 28.5)
-        path.lineTo(2, 28.5)
-        path.closeSubpath()
-        painter.setPen(QPen(colour, 2, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
-        painter.setBrush(colour)
-        painter.drawPath(path)
-        painter.setPen(white)
-        painter.drawLine(QPointF(16, 11), QPointF(16, 18.5))
-        painter.drawPoint(QPointF(16, 24))
+        paint_warning(painter, colour)
     else:
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
