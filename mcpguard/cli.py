@@ -519,7 +519,7 @@ def _cmd_pins_show(args: argparse.Namespace) -> int:
                 continue
             print(f"{v.kind.replace('_', ' '):<13} {v.status.value}")
             if v.live is not None:
-                print(_indent(_pretty(v.live.definition)))
+                print(_indent(_pretty(_shown_definition(v.kind, v.live.definition))))
         for v in items:
             if v.kind in ITEM_KINDS:
                 print(f"{v.kind.replace('_', ' '):<17} {v.name:<28} {v.status.value}")
@@ -553,6 +553,19 @@ def _cmd_pins_show(args: argparse.Namespace) -> int:
         for d in history:
             print(f"  {_time(d.at)}  {d.decision:<7} by {d.actor:<20} {d.fingerprint[:22]}…")
     return 0
+
+
+def _shown_definition(kind: str, definition: Any) -> Any:
+    """A definition as ``pins show NAME`` prints it: a command line with its literal credentials hidden.
+
+    ``--json`` leaves stored data as it is; the text is for eyes (and screen shares).
+    """
+    argv = definition.get("argv") if kind == "command" and isinstance(definition, dict) else None
+    if not isinstance(argv, list):
+        return definition
+    from mcpguard.clients.display import shown_argv
+
+    return {**definition, "argv": shown_argv([str(a) for a in argv])}
 
 
 def _cmd_pins_diff(args: argparse.Namespace) -> int:

@@ -86,6 +86,15 @@ def test_show_item_with_history(seen: Playbook, capsys: pytest.CaptureFixture[st
     assert "instructions" in out and "Be careful." in out
 
 
+def test_pins_show_hides_a_literal_token_of_the_command_line(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0" * 2
+    command = ["npx", "-y", "mcp-remote", "https://x.example/mcp", "--header", f"Authorization: Bearer {token}"]
+    Playbook(store, name="bridged", client="claude", command=command).handshake()
+    code, out, _ = run(capsys, "pins", "show", "bridged")
+    assert code == 0 and token not in out
+    assert "Authorization: Bearer [hidden: token]" in out and "https://x.example/mcp" in out
+
+
 def test_deny_and_forget(seen: Playbook, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "pins", "deny", "fs", "write_file")[1].strip() == "tool 'write_file': denied"
     code, out, _ = run(capsys, "pins", "forget", "fs")
