@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,6 +38,23 @@ def _cli(env: dict[str, str], *args: str) -> str:
         [sys.executable, "-m", "mcpguard", *args], env=env, capture_output=True, text=True, timeout=30
     )
     return done.stdout + done.stderr
+
+
+def _wait_for_log(home: str, count: int, timeout: float = 5.0) -> bool:
+    """Wait until the log holds ``count`` calls: the shim writes it when calls pause, off the relay path."""
+    from mcpguard.audit import AuditLog
+    from mcpguard.pinning.store import Store
+
+    store = Store.open(AppPaths.under(home))
+    try:
+        log, deadline = AuditLog(store), time.monotonic() + timeout
+        while log.last_id() < count:  # the demo's profile is new: ids count its calls
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+    finally:
+        store.close()
 
 
 def _tool_names(reply: dict[str, Any]) -> list[str]:
@@ -121,6 +139,7 @@ def _script(client: LineClient, env: dict[str, str]) -> bool:
 
     _say("The user denies the change. The tool-call log records what happened:")
     _show(_cli(env, "pins", "deny", SERVER, "read_note"))
+    ok &= _wait_for_log(env[HOME_ENV], 3)  # add, get_time, and the read_note call mcpguard held
     _show(_cli(env, "log"))
     _show(_cli(env, "log", "verify"))
     return ok

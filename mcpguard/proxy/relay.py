@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 READ_SIZE = 1 << 16
 POLL_INTERVAL = 0.25
 """How often the store is asked for new decisions: a decision reaches the client well within a second."""
+LOG_PAUSE = 0.05
+"""Calls have paused when none finished for this long (seconds): the log is written at the watcher's next look."""
 LOG_LAG = 2.0
 """Under a steady stream of calls, the log is written at least this often (seconds)."""
 LOG_BACKLOG_BYTES = 32 << 20
@@ -40,7 +42,7 @@ class Relay:
     logger, and writes what the pipeline returns in :meth:`_dispatch`.
 
     The log is the relay's background work: finished calls are scanned, recorded and written by
-    the watcher, as soon as the calls pause (a poll interval with no new call), and otherwise at
+    the watcher, at its first look after the calls pause (:data:`LOG_PAUSE`), and otherwise at
     least every :data:`LOG_LAG` seconds or :data:`LOG_BACKLOG_BYTES` of waiting answers. A burst
     of calls is relayed first and logged right after it, instead of sharing one interpreter
     with its own bookkeeping while it runs.
@@ -53,8 +55,6 @@ class Relay:
     """Held around every use of the pipeline and its session."""
     _stopping: threading.Event
     """Set to end the watcher."""
-    _log_queued = 0
-    """Calls waiting for the log at the watcher's last look."""
 
     def _dispatch(self, outs: list[Out]) -> None:
         raise NotImplementedError
@@ -76,13 +76,17 @@ class Relay:
                 self.log.exception("the decision watcher failed; retrying")
 
     def _log_due(self) -> bool:
+        """Whether to write the log now; read without the lock (the relay only appends meanwhile)."""
         session = self.pipeline.session
-        queued = len(session.finished) + len(session.audit)
-        paused = queued == self._log_queued
-        self._log_queued = queued
-        if not queued:
-            return False
-        return paused or session.finished_bytes >= LOG_BACKLOG_BYTES or session.clock() - session.log_since >= LOG_LAG
+        finished = session.finished
+        if not finished:
+            return bool(session.audit)  # large calls, observed already
+        now = session.clock()
+        return (
+            now - finished[-1].ended >= LOG_PAUSE
+            or session.finished_bytes >= LOG_BACKLOG_BYTES
+            or now - session.log_since >= LOG_LAG
+        )
 
     def _flush_audit(self) -> None:
         """Observe the finished calls (scan, record) and append their records, outside the lock."""
@@ -91,7 +95,6 @@ class Relay:
             finished, session.finished = session.finished, []
             records, session.audit = session.audit, []
             session.finished_bytes = 0
-        self._log_queued = 0
         if finished:
             observed = self.pipeline.observe(finished)
             # Large calls were recorded at once: merge them in time order.
