@@ -32,14 +32,13 @@ from mcp.shared.exceptions import MCPError
 from tests.integration.helpers import (
     GRACE_SECONDS,
     PYTHON,
-    SdkClient,
     pin_items,
     run_cli,
-    sdk_client,
     server_path,
     subprocess_env,
     wait_for_log,
 )
+from tests.integration.sdk_client import SdkClient, sdk_client
 from tests.servers import sdk_basic, sdk_mutating
 
 pytestmark = pytest.mark.integration

@@ -22,15 +22,14 @@ from mcp.shared.exceptions import MCPError
 
 from tests.integration.helpers import (
     GRACE_SECONDS,
-    SdkClient,
     call_log,
     pin_items,
     run_cli,
-    sdk_client,
     server_path,
     shim_argv,
     wait_for_log,
 )
+from tests.integration.sdk_client import SdkClient, sdk_client
 from tests.servers import sdk_basic, sdk_mutating
 
 pytestmark = pytest.mark.integration
