@@ -284,20 +284,6 @@ class Shim(Relay):
                 except Exception:
                     log.exception("checking for decisions failed; retrying")
 
-    def _post(self, outs: list[Out], to_client: Outbox, to_server: Outbox) -> None:
-        """Queue what the pipeline returned on the outboxes, one write per side."""
-        if len(outs) == 1:
-            side, data = outs[0]
-            client = [data] if side == "client" else []
-            server = [data] if side != "client" else []
-        else:
-            client = [data for side, data in outs if side == "client"]
-            server = [data for side, data in outs if side != "client"]
-        if client and not to_client.closed and not to_client.send(client):
-            self._client_closed()
-        if server and not to_server.closed and not to_server.send(server):
-            self._server_closed()
-
     def _client_closed(self) -> None:
         log.info("the client closed its input; stopping the server")
         self._proc.signal_group(signal.SIGTERM)
@@ -391,9 +377,8 @@ class Shim(Relay):
     # -- writing -----------------------------------------------------------------------------------
 
     def _dispatch(self, outs: list[Out]) -> None:
-        if self._to_client is not None and self._to_server is not None:
-            self._post(outs, self._to_client, self._to_server)
-            return
+        """Write what the pipeline returned, one write per side: queued on the outboxes, or blocking
+        under a lock per side with reader threads."""
         if len(outs) == 1:
             side, data = outs[0]
             to_client = [data] if side == "client" else []
@@ -401,13 +386,21 @@ class Shim(Relay):
         else:
             to_client = [data for side, data in outs if side == "client"]
             to_server = [data for side, data in outs if side != "client"]
+        client_box, server_box = self._to_client, self._to_server
         if to_client:
-            with self._client_out:
-                if not write_lines(self.stdout_fd, to_client):
-                    log.info("the client closed its input; stopping the server")
-                    self._proc.signal_group(signal.SIGTERM)
+            if client_box is not None:
+                if not client_box.closed and not client_box.send(to_client):
+                    self._client_closed()
+            else:
+                with self._client_out:
+                    if not write_lines(self.stdout_fd, to_client):
+                        self._client_closed()
         if to_server:
-            with self._server_out:
-                stdin = self._proc.stdin
-                if stdin is None or not write_lines(stdin, to_server):
-                    log.warning("the server is not reading its input; a message to it was dropped")
+            if server_box is not None:
+                if not server_box.closed and not server_box.send(to_server):
+                    self._server_closed()
+            else:
+                with self._server_out:
+                    stdin = self._proc.stdin
+                    if stdin is None or not write_lines(stdin, to_server):
+                        self._server_closed()
