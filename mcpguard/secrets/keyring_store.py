@@ -9,6 +9,10 @@ keyring), and users can configure ``null`` or the ``keyrings.alt`` file backends
 one only base64-encodes. mcpguard refuses all of those, and anything keyring itself does not
 recommend (priority below 1), with a :class:`~mcpguard.secrets.base.SecretsUnavailable` that says
 what to install or unlock: a secret is either in a real keyring or nowhere.
+
+Reads on Linux, when keyring is not configured, go straight to the Secret Service through
+:mod:`mcpguard.secrets.secret_service` (the backend keyring would pick, without importing keyring);
+anything that path cannot answer falls back here.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mcpguard.secrets import index
+from mcpguard.secrets import index, secret_service
 from mcpguard.secrets.base import SecretsUnavailable, install_hint
 from mcpguard.secrets.names import check_name, check_value
 
@@ -144,6 +148,7 @@ class KeyringStore:
         self.service = service
         self._given = backend
         self._backend: Any = None
+        self._quick_reads = backend is None
 
     # -- the backend, found on first use ----------------------------------------------------------
 
@@ -175,9 +180,7 @@ class KeyringStore:
         try:
             return op(backend)
         except KeyringLocked as exc:
-            raise SecretsUnavailable(
-                f"the keyring is locked, so mcpguard cannot {what}; unlock it and try again ({install_hint()})"
-            ) from exc
+            raise _locked(what) from exc
         except (NoKeyringError, InitError) as exc:
             raise SecretsUnavailable(
                 f"the keyring could not be opened or unlocked, so mcpguard cannot {what} ({exc}); {install_hint()}"
@@ -192,6 +195,14 @@ class KeyringStore:
     # -- the SecretStore protocol -----------------------------------------------------------------
 
     def get(self, name: str) -> str | None:
+        if self._quick_reads:
+            try:
+                return secret_service.read(self.service, name)
+            except secret_service.Locked as exc:
+                raise _locked("read a secret") from exc
+            except secret_service.NotApplicable as exc:
+                log.debug("reading through keyring: %s", exc)
+                self._quick_reads = False
         value = self._call("read a secret", lambda kr: kr.get_password(self.service, name))
         return value if isinstance(value, str) else None
 
@@ -232,6 +243,12 @@ class KeyringStore:
             self._call("store a secret", lambda kr: kr.set_password(self.service, name, value))
             index.update_locked(self.folder, add=[name])
             return value
+
+
+def _locked(what: str) -> SecretsUnavailable:
+    return SecretsUnavailable(
+        f"the keyring is locked, so mcpguard cannot {what}; unlock it and try again ({install_hint()})"
+    )
 
 
 def open_store(paths: AppPaths) -> KeyringStore:

@@ -123,6 +123,46 @@ def test_store_round_trip_in_the_secret_service(session: Session) -> None:
     }
 
 
+def test_a_read_in_a_new_process_skips_the_keyring_library(session: Session) -> None:
+    """The quick read (secrets/secret_service.py) finds what keyring wrote, and keyring is never imported."""
+    _, read = session.run(
+        f"""
+        import json, os
+        from mcpguard.secrets.keyring_store import KeyringStore
+        KeyringStore(os.environ["MCPGUARD_HOME"]).set("github/GITHUB_TOKEN", {TOKEN!r})
+        print("{{}}")
+        """,
+        """
+        import json, os, sys
+        from mcpguard.secrets.keyring_store import KeyringStore
+        store = KeyringStore(os.environ["MCPGUARD_HOME"])
+        token, missing = store.get("github/GITHUB_TOKEN"), store.get("nobody/TOKEN")
+        print(json.dumps({"token": token, "missing": missing, "keyring": "keyring" in sys.modules}))
+        """,
+    )
+    assert read == {"token": TOKEN, "missing": None, "keyring": False}
+
+
+def test_a_keyring_configuration_sends_the_read_through_keyring(session: Session) -> None:
+    """keyringrc.cfg or KEYRING_PROPERTY_* may change where keyring looks: then keyring reads."""
+    (result,) = session.run(
+        f"""
+        import json, os, sys
+        from mcpguard.secrets.keyring_store import KeyringStore
+        KeyringStore(os.environ["MCPGUARD_HOME"]).set("github/GITHUB_TOKEN", {TOKEN!r})
+        folder = os.path.join(os.environ["HOME"], ".config", "python_keyring")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "keyringrc.cfg"), "w") as f:
+            f.write("[backend]\\ndefault-keyring=keyring.backends.SecretService.Keyring\\n")
+        for name in [m for m in sys.modules if m == "keyring" or m.startswith("keyring.")]:
+            del sys.modules[name]
+        token = KeyringStore(os.environ["MCPGUARD_HOME"]).get("github/GITHUB_TOKEN")
+        print(json.dumps({{"token": token, "keyring": "keyring" in sys.modules}}))
+        """
+    )
+    assert result == {"token": TOKEN, "keyring": True}
+
+
 def test_integrity_key_is_created_once_by_concurrent_processes(session: Session) -> None:
     script = """
         import json, os
@@ -212,6 +252,33 @@ def test_a_locked_keyring_is_secrets_unavailable(session: Session) -> None:
     assert result["error"] is not None
     assert result["error"].startswith("the keyring is locked")
     assert "gnome-keyring or KeePassXC" in result["error"]
+
+
+def test_a_locked_keyring_stops_the_quick_read_too(session: Session) -> None:
+    """A new process reading from a locked collection gets keyring's own sentence, and no value."""
+    (result,) = session.run(
+        """
+        import json, os, subprocess, sys
+        import secretstorage
+        from mcpguard.secrets.keyring_store import KeyringStore
+        KeyringStore(os.environ["MCPGUARD_HOME"]).set("github/GITHUB_TOKEN", "value-before-locking")
+        secretstorage.get_default_collection(secretstorage.dbus_init()).lock()
+        script = (
+            "import json, os, sys\\n"
+            "from mcpguard.secrets.base import SecretsUnavailable\\n"
+            "from mcpguard.secrets.keyring_store import KeyringStore\\n"
+            "try:\\n"
+            "    print(json.dumps({'value': KeyringStore(os.environ['MCPGUARD_HOME']).get('github/GITHUB_TOKEN')}))\\n"
+            "except SecretsUnavailable as exc:\\n"
+            "    print(json.dumps({'error': str(exc), 'keyring': 'keyring' in sys.modules}))\\n"
+        )
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True).stdout
+        print(out.strip().splitlines()[-1])
+        """
+    )
+    assert result.get("value") is None
+    assert result["error"].startswith("the keyring is locked, so mcpguard cannot read a secret")
+    assert result["keyring"] is False
 
 
 def test_a_secret_service_that_cannot_be_unlocked(session: Session) -> None:

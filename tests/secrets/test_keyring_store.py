@@ -157,6 +157,7 @@ def test_without_a_usable_secret_service_keyring_discovery_decides(
 
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))  # no keyringrc.cfg
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)  # and no quick read of a real one
     not_running = type("Keyring", (), {"priority": 0})  # as if no daemon were running or activatable
     monkeypatch.setattr(SecretService, "Keyring", not_running)
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())  # type: ignore[no-untyped-call]
