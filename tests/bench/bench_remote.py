@@ -23,7 +23,10 @@ Service of gnome-keyring-daemon in a private D-Bus session, unlocked, as the key
 (``SecretServiceSession`` in ``tests/integration/helpers.py``). It checks that the timed starts
 signed in nowhere (no browser launch, no new authorization at the server) and that the token is an
 item of the Secret Service. Without ``dbus-run-session`` and ``gnome-keyring-daemon`` the part is
-skipped, unless ``MCPGUARD_REQUIRE_KEYRING=1``.
+skipped, unless ``MCPGUARD_REQUIRE_KEYRING=1``. Between the timed starts it also times a Python that
+only imports the libraries a bridge needs (httpx, httpcore, h11, secretstorage and cryptography's
+OpenSSL backend): not a target, but the floor of any bridge built on them, and a gauge of how fast
+the machine was during the run.
 
 Children start with a private bytecode cache (``PYTHONPYCACHEPREFIX`` in the run's temp directory,
 ``PYTHONDONTWRITEBYTECODE`` dropped), as an installed mcpguard runs from compiled bytecode;
@@ -329,6 +332,34 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+LIBRARY_FLOOR = (
+    "import sys; sys.modules['httpx._main'] = None\n"
+    "import httpx, httpcore, h11, secretstorage, cryptography.hazmat.backends.openssl\n"
+    "print('imported', flush=True)"
+)
+"""What any Python bridge on httpx and the Secret Service must import, run between the timed starts.
+
+Not a target: it shows how fast the machine was during the run (it changes from minute to minute
+here), and how much of a start is left to mcpguard itself.
+"""
+
+
+def library_floor(env: dict[str, str]) -> float:
+    """Seconds from spawning a Python that imports only :data:`LIBRARY_FLOOR` to its saying so.
+
+    Up to that line, not to its exit, as a bridge is timed up to its answer: tearing an
+    interpreter down costs some tens of milliseconds more.
+    """
+    started = time.perf_counter()
+    with subprocess.Popen([sys.executable, "-c", LIBRARY_FLOOR], env=env, stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        elapsed = time.perf_counter() - started
+        if proc.wait(TIMEOUT) != 0 or line.strip() != b"imported":
+            raise HarnessError(f"the library floor failed ({line!r}, exit {proc.returncode})")
+    return elapsed
+
+
 def bench_auth_start(workdir: Path, cache: Path | None, runs: int, warmup: int) -> float | None:
     """Start-up with the token cached in a real Secret Service; the median in ms, None when skipped."""
     missing = missing_secret_service_tools()
@@ -357,6 +388,7 @@ def bench_auth_start(workdir: Path, cache: Path | None, runs: int, warmup: int) 
                 raise HarnessError(f"after the sign-in the Secret Service holds no {item}")
             times: list[float] = []
             cpu: list[float] = []
+            floor: list[float] = []
             stderr_path = workdir / "auth-start.stderr"
             with open(stderr_path, "wb") as err:
                 for i in range(warmup + runs):
@@ -371,6 +403,7 @@ def bench_auth_start(workdir: Path, cache: Path | None, runs: int, warmup: int) 
                     if i >= warmup:
                         times.append(elapsed)
                         cpu.append(children_cpu() - before)
+                        floor.append(library_floor(env))
             after = server_stats(url)
             launches_after = browser_log.read_text().count("\n")
             found = keyring_item(env, item)
@@ -389,6 +422,7 @@ def bench_auth_start(workdir: Path, cache: Path | None, runs: int, warmup: int) 
     median = statistics.median(times) * 1000
     print(f"  auth start-up: spawn to the initialize answer  {ms(times)}")
     print(f"  auth start-up: CPU time of one bridge, start to exit (user + sys)  {ms(cpu)}")
+    print(f"  auth start-up: floor, a Python that only imports the libraries a bridge needs  {ms(floor)}")
     print(
         f"  auth start-up: token from {found['description']} ({item}), no browser launch, "
         f"no new authorization, {after.get('refresh_token', 0)} refreshes"
