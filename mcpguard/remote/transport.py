@@ -8,6 +8,9 @@ from the initialize answer as it flows through), resumes a broken answer stream 
 ``Last-Event-ID``, keeps the optional GET stream open for messages the server starts, and ends the
 session with DELETE. A server that only speaks the 2024-11-05 HTTP+SSE transport is detected the way
 the spec's backwards-compatibility section describes and used through its event stream instead.
+A stateless (2026-07-28) request also carries its method, name and the tool arguments a server
+marked with ``x-mcp-header`` as headers (:mod:`mcpguard.remote.param_headers`); the tools whose
+marks are invalid are left out of ``tools/list`` answers, as that revision requires.
 
 Two promises the bridge relies on:
 
@@ -33,6 +36,7 @@ from contextlib import closing
 from mcpguard import logs
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, HEAD_BYTES, Oversized
+from mcpguard.remote import param_headers
 from mcpguard.remote.auth import MAX_AUTH_RETRIES, NoAuth
 from mcpguard.remote.errors import (
     AuthRequired,
@@ -88,6 +92,8 @@ FALLBACK_STATUSES = frozenset({400, 404, 405})
 """Answers to the first ``initialize`` POST that send the spec's client to the 2024-11-05 transport."""
 TRANSPORT_ERROR = -32000
 """JSON-RPC code of the errors mcpguard writes when the server gave no answer (implementation range)."""
+MAX_LIST_PAGES = 100
+"""Pages of ``tools/list`` read at most when a header mismatch sends the transport to read it again."""
 
 _SESSION_ID = re.compile(r"[\x21-\x7e]+")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -96,7 +102,18 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class Outgoing:
     """A message (or batch) for the server, looked at once: what must be answered, and how to send it."""
 
-    __slots__ = ("data", "message", "ids", "waiting", "method", "version", "name")
+    __slots__ = (
+        "data",
+        "message",
+        "ids",
+        "waiting",
+        "method",
+        "version",
+        "name",
+        "param_headers",
+        "mismatch",
+        "retried",
+    )
 
     def __init__(self, data: Line) -> None:
         self.data = data
@@ -107,6 +124,11 @@ class Outgoing:
         self.version: str | None = None
         """The protocol version a stateless (2026-07-28) request names in its ``_meta``."""
         self.name: str | None = None
+        self.param_headers: dict[str, str] = {}
+        """The ``Mcp-Param-*`` headers of a stateless ``tools/call``, worked out once before it is sent."""
+        self.mismatch: dict[str, Any] | None = None
+        """A server's ``HeaderMismatch`` error, held back while the tool list is read again for one retry."""
+        self.retried = False
         message: Any
         try:
             message = jsonrpc.parse(data)
@@ -231,6 +253,10 @@ class HttpTransport:
         """Some HTTP answer came back from the server at least once."""
         self.attempted = False
         self._unreachable_reported = False
+        self._tool_headers: dict[str, tuple[param_headers.ParamHeader, ...]] = {}
+        """Tool name -> the arguments it wants mirrored, from the ``tools/list`` answers that came through."""
+        self._rejected_tools: dict[str, str] = {}
+        """Tool name -> why its ``x-mcp-header`` annotations are invalid: left out of lists, never called."""
 
     # -- the bridge's entry points -----------------------------------------------------------------
 
@@ -296,13 +322,15 @@ class HttpTransport:
         if self.mode == "legacy":
             self._legacy_send(out, recover=True)
             return
+        if out.method == "tools/call" and out.version is not None and not self._prepare_call(out):
+            return
         try:
-            self._post(out, self._deliver)
+            self._post_checked(out)
         except SessionExpired as exc:
             self._new_session(exc.session_id)
             if self._rerouted(out):
                 return
-            self._post(out, self._deliver)
+            self._post_checked(out)
         except HTTPStatusError as exc:
             if not (exc.status in FALLBACK_STATUSES and out.method == "initialize" and self.mode == "unknown"):
                 raise
@@ -316,6 +344,12 @@ class HttpTransport:
             return
         if out.method == "notifications/initialized":
             self.start_listening()
+
+    def _post_checked(self, out: Outgoing) -> None:
+        """POST a message; a tool call the server refused for its headers gets the spec's one retry."""
+        self._post(out, self._deliver)
+        if out.mismatch is not None:
+            self._retry_call(out)
 
     def _rerouted(self, out: Outgoing) -> bool:
         if self._reroute is None or out.method == "initialize" or not self._reroute(out):
@@ -388,8 +422,9 @@ class HttpTransport:
             version = out.version
             if out.method is not None and _header_safe(out.method):
                 headers["Mcp-Method"] = out.method
-            if out.name is not None and _header_safe(out.name):
-                headers["Mcp-Name"] = out.name
+            if out.name is not None:
+                headers["Mcp-Name"] = param_headers.encode_value(out.name)
+            headers.update(out.param_headers)
         if version is not None:
             headers[VERSION_HEADER] = version
         return headers
@@ -419,6 +454,9 @@ class HttpTransport:
                 answer = message["error"]
         fallback = status in FALLBACK_STATUSES and out.method == "initialize" and self.mode == "unknown"
         if answer is not None and not fallback:
+            if answer.get("code") == param_headers.HEADER_MISMATCH and self._may_retry(out):
+                out.mismatch = answer
+                return
             key = out.waiting.pop()
             sink(jsonrpc.encode({"jsonrpc": "2.0", "id": out.ids[key], "error": answer}))
             return
@@ -426,6 +464,120 @@ class HttpTransport:
         error = HTTPStatusError(f"the remote server {self.name!r} answered HTTP {status}{reason}", status)
         error.answer = answer
         raise error
+
+    # -- mirrored tool parameters (x-mcp-header, 2026-07-28) -------------------------------------------
+
+    def _prepare_call(self, out: Outgoing) -> bool:
+        """Work out a stateless tool call's ``Mcp-Param-*`` headers before it is sent.
+
+        Returns False when the call was answered here instead: its tool was left out of the list for
+        invalid annotations (the spec's rejection, kept for calls too: fail closed), or an argument the
+        server wants mirrored has a value no header can carry, which the server would refuse anyway.
+        """
+        params = out.message.get("params") if isinstance(out.message, dict) else None
+        arguments = params.get("arguments") if isinstance(params, dict) else None
+        with self._lock:
+            reason = self._rejected_tools.get(out.name) if out.name is not None else None
+            specs = self._tool_headers.get(out.name, ()) if out.name is not None else ()
+        if reason is not None:
+            text = (
+                f"mcpguard does not call the tool {out.name!r} of the remote server {self.name!r}: its definition "
+                f"is invalid ({reason}), so it was left out of the tool list"
+            )
+        else:
+            try:
+                out.param_headers = param_headers.call_headers(specs, arguments)
+            except param_headers.UnmirrorableValue as exc:
+                text = (
+                    f"mcpguard cannot send this call of the tool {out.name!r} to the remote server {self.name!r}: {exc}"
+                )
+            else:
+                return True
+        log.warning("%s", text)
+        for key in list(out.waiting):
+            out.waiting.discard(key)
+            self._deliver(jsonrpc.encode(jsonrpc.error_response(out.ids[key], jsonrpc.INVALID_PARAMS, text)))
+        return False
+
+    def _may_retry(self, out: Outgoing) -> bool:
+        return out.method == "tools/call" and out.version is not None and not out.retried
+
+    def _retry_call(self, out: Outgoing) -> None:
+        """The server found the call's headers wrong: read its tool list again and retry once if they change.
+
+        The spec's client behaviour (a SHOULD): a tool's ``inputSchema`` may have changed since it was
+        listed, or the tool was never listed through this bridge. The body is sent again unchanged,
+        the one the guard let through; only its headers may differ.
+        """
+        answer, out.mismatch, out.retried = out.mismatch, None, True
+        before = out.param_headers
+        try:
+            self._relist(out)
+        except RemoteError as exc:
+            log.info("could not read the tool list again after a header mismatch: %s", exc)
+        else:
+            if not self._prepare_call(out):
+                return
+            if out.param_headers != before:
+                log.info(
+                    "the remote server %r asks for other headers for the tool %r; sending again", self.name, out.name
+                )
+                self._post(out, self._deliver)
+                return
+        for key in list(out.waiting):
+            out.waiting.discard(key)
+            self._deliver(jsonrpc.encode({"jsonrpc": "2.0", "id": out.ids[key], "error": answer}))
+
+    def _relist(self, out: Outgoing) -> None:
+        """Read every page of the tool list with the call's ``_meta`` envelope; ``_take`` learns from it."""
+        params = out.message.get("params") if isinstance(out.message, dict) else None
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        cursor: Any = None
+        for _ in range(MAX_LIST_PAGES):
+            list_params: dict[str, Any] = {"_meta": meta}
+            if cursor is not None:
+                list_params["cursor"] = cursor
+            message = {
+                "jsonrpc": "2.0",
+                "id": f"mcpguard-list-{next(self._internal_ids)}",
+                "method": "tools/list",
+                "params": list_params,
+            }
+            result = self._internal_request(message).get("result")
+            cursor = result.get("nextCursor") if isinstance(result, dict) else None
+            if not isinstance(cursor, str):
+                return
+
+    def _learn_tools(self, data: Line, answer: dict[str, Any]) -> Line:
+        """Learn a ``tools/list`` page's mirrored parameters; leave out the tools whose annotations are invalid.
+
+        A tool listed again replaces what was known of it; tools on other pages (or gone) keep theirs,
+        so a call between two pages of a re-list is not sent without its headers. The answer's bytes
+        are passed on untouched unless a tool must be left out, as the spec requires.
+        """
+        result = answer.get("result")
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if not isinstance(tools, list):
+            return data
+        screened = param_headers.screen_tools(tools)
+        with self._lock:
+            for name in screened.headers:
+                self._rejected_tools.pop(name, None)
+            self._tool_headers.update(screened.headers)
+            news = {n: r for n, r in screened.rejected.items() if self._rejected_tools.get(n) != r}
+            for name in screened.rejected:
+                self._tool_headers.pop(name, None)
+            self._rejected_tools.update(screened.rejected)
+        for name, reason in news.items():
+            log.warning("left the tool %r of the remote server %r out of its tool list: %s", name, self.name, reason)
+        if not screened.rejected:
+            return data
+        whole = jsonrpc.parse(data)
+        for element in whole if isinstance(whole, list) else [whole]:
+            found = element.get("result") if jsonrpc.is_response(element) else None
+            if isinstance(found, dict) and isinstance(found.get("tools"), list):
+                found["tools"] = param_headers.screen_tools(found["tools"]).kept
+        return jsonrpc.encode(whole)
 
     # -- reading answers -----------------------------------------------------------------------------
 
@@ -506,6 +658,8 @@ class HttpTransport:
                     out.waiting.discard(key)
                     if out.method == "initialize":
                         self._note_version(message)
+                    elif out.method == "tools/list" and out.version is not None:
+                        data = self._learn_tools(data, message)
         sink(data)
 
     def _note_version(self, message: dict[str, Any]) -> None:

@@ -732,3 +732,202 @@ def test_messages_a_client_sends_before_the_initialize_answer_wait_for_its_sessi
     posts = server.posts()
     assert posts[0].headers.get("mcp-session-id") is None
     assert all(p.headers["mcp-session-id"] == "session-1" for p in posts[1:])
+
+
+# -- x-mcp-header: tool parameters mirrored into Mcp-Param-* headers (2026-07-28) ---------------------
+
+META = {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}
+
+SQL_TOOL = {
+    "name": "execute_sql",
+    "inputSchema": {
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "limit": {"type": "integer", "x-mcp-header": "Limit"},
+            "dry": {"type": "boolean", "x-mcp-header": "Dry-Run"},
+            "target": {"type": "object", "properties": {"db": {"type": "string", "x-mcp-header": "Db"}}},
+            "query": {"type": "string"},
+        },
+    },
+}
+BAD_TOOL = {
+    "name": "bad",
+    "inputSchema": {"type": "object", "properties": {"amount": {"type": "number", "x-mcp-header": "Amount"}}},
+}
+
+
+def stateless(server: FakeServer, *, validate: bool = False) -> None:
+    """Make the fake a 2026-07-28 server: no session; optionally it checks ``Mcp-Param-Region`` like a real one."""
+
+    def post(req: httpx.Request, body: Any) -> httpx.Response:
+        if validate and body.get("method") == "tools/call":
+            region = body["params"].get("arguments", {}).get("region")
+            if region is not None and req.headers.get("mcp-param-region") != region:
+                error = {"code": -32020, "message": "Header mismatch: Mcp-Param-Region"}
+                return httpx.Response(400, json={"jsonrpc": "2.0", "id": body["id"], "error": error})
+        return server.answer({"jsonrpc": "2.0", "id": body["id"], "result": server.result(body)})
+
+    server.on_post = post
+
+
+def call(msg_id: int, name: str, arguments: Any) -> Outgoing:
+    return out(request(msg_id, "tools/call", {"name": name, "arguments": arguments, **META}))
+
+
+def param_headers_of(req: httpx.Request) -> dict[str, str]:
+    return {k: v for k, v in req.headers.items() if k.startswith("mcp-param-")}
+
+
+@pytest.mark.parametrize("mode", ["json", "sse"])
+def test_annotated_arguments_are_mirrored_into_headers_and_the_body_is_untouched(
+    delivered: Delivered, mode: str
+) -> None:
+    server = FakeServer(mode=mode, tools=[SQL_TOOL])
+    stateless(server)
+    t = make_transport(server, delivered)
+    t.send(out(request(1, "tools/list", META)))
+    assert delivered.messages[0]["result"]["tools"] == [SQL_TOOL]
+    arguments = {"region": "us-west1", "limit": 42, "dry": False, "target": {"db": "main"}, "query": "SELECT 1"}
+    sent = call(2, "execute_sql", arguments)
+    t.send(sent)
+    posted = server.posts()[-1]
+    assert param_headers_of(posted) == {
+        "mcp-param-region": "us-west1",
+        "mcp-param-limit": "42",
+        "mcp-param-dry-run": "false",
+        "mcp-param-db": "main",
+    }
+    assert posted.headers["mcp-name"] == "execute_sql" and posted.headers["mcp-method"] == "tools/call"
+    assert posted.content == sent.data
+    assert delivered.messages[-1]["id"] == 2 and "result" in delivered.messages[-1]
+    t.close()
+
+
+def test_values_that_are_not_plain_ascii_and_odd_tool_names_are_base64_encoded(
+    server: FakeServer, delivered: Delivered
+) -> None:
+    tool = {**SQL_TOOL, "name": "données"}
+    server.tools = [tool]
+    stateless(server)
+    t = make_transport(server, delivered)
+    t.send(out(request(1, "tools/list", META)))
+    t.send(call(2, "données", {"region": "Hello, 世界", "limit": True, "target": {"db": "=?base64?x?="}}))
+    posted = server.posts()[-1]
+    assert posted.headers["mcp-param-region"] == "=?base64?SGVsbG8sIOS4lueVjA==?="
+    assert posted.headers["mcp-param-limit"] == "true"
+    assert posted.headers["mcp-param-db"] == "=?base64?PT9iYXNlNjQ/eD89?="
+    assert posted.headers["mcp-name"] == "=?base64?ZG9ubsOpZXM=?="
+    t.close()
+
+
+def test_absent_and_null_arguments_send_no_header(server: FakeServer, delivered: Delivered) -> None:
+    server.tools = [SQL_TOOL]
+    stateless(server)
+    t = make_transport(server, delivered)
+    t.send(out(request(1, "tools/list", META)))
+    t.send(call(2, "execute_sql", {"region": None, "target": {}, "query": "x"}))
+    t.send(out(request(3, "tools/call", {"name": "execute_sql", **META})))
+    assert [param_headers_of(r) for r in server.posts()[1:]] == [{}, {}]
+    assert [m.get("id") for m in delivered.messages] == [1, 2, 3]
+    t.close()
+
+
+def test_a_tool_with_an_invalid_annotation_is_left_out_of_the_list_and_never_called(
+    server: FakeServer, delivered: Delivered, expect_warnings: list[str]
+) -> None:
+    server.tools = [SQL_TOOL, BAD_TOOL]
+    stateless(server)
+    t = make_transport(server, delivered)
+    t.send(out(request(1, "tools/list", META)))
+    t.send(out(request(2, "tools/list", META)))
+    assert [tool["name"] for tool in delivered.messages[0]["result"]["tools"]] == ["execute_sql"]
+    assert len(expect_warnings) == 1  # once per tool and reason, not once per list
+    assert "'bad'" in expect_warnings[0] and "type 'number'" in expect_warnings[0]
+    t.send(call(3, "bad", {"amount": 1.5}))
+    answer = delivered.messages[-1]
+    assert answer["id"] == 3 and answer["error"]["code"] == -32602
+    assert "definition is invalid" in answer["error"]["message"]
+    assert server.methods() == ["tools/list", "tools/list"]  # the call never left
+    t.close()
+
+
+def test_an_argument_no_header_can_carry_refuses_the_call(
+    server: FakeServer, delivered: Delivered, expect_warnings: list[str]
+) -> None:
+    server.tools = [SQL_TOOL]
+    stateless(server)
+    t = make_transport(server, delivered)
+    t.send(out(request(1, "tools/list", META)))
+    t.send(call(2, "execute_sql", {"limit": 2**53}))
+    answer = delivered.messages[-1]
+    assert answer["error"]["code"] == -32602 and "'limit'" in answer["error"]["message"]
+    assert server.methods() == ["tools/list"]
+    t.close()
+
+
+def test_an_older_protocol_version_gets_no_param_headers_and_its_list_as_it_came(
+    transport: HttpTransport, server: FakeServer, delivered: Delivered
+) -> None:
+    server.tools = [SQL_TOOL, BAD_TOOL]
+    handshake(transport, delivered)
+    transport.send(out(request(1, "tools/list")))
+    assert delivered.messages[0]["result"]["tools"] == [SQL_TOOL, BAD_TOOL]
+    transport.send(out(request(2, "tools/call", {"name": "execute_sql", "arguments": {"region": "eu"}})))
+    transport.send(out(request(3, "tools/call", {"name": "bad", "arguments": {"amount": 1.5}})))
+    for posted in server.posts()[-2:]:
+        assert param_headers_of(posted) == {}
+        assert "mcp-name" not in posted.headers and posted.headers["mcp-protocol-version"] == VERSION
+    assert [m["id"] for m in delivered.messages[1:]] == [2, 3]
+
+
+def test_a_tool_list_that_changes_changes_the_headers(
+    server: FakeServer, delivered: Delivered, expect_warnings: list[str]
+) -> None:
+    def tool(annotation: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "t", "inputSchema": {"type": "object", "properties": {"where": annotation}}}
+
+    stateless(server)
+    t = make_transport(server, delivered)
+    seen = []
+    for annotation in (
+        {"type": "string", "x-mcp-header": "Region"},
+        {"type": "string", "x-mcp-header": "Zone"},
+        {"type": "string"},
+        {"type": "array", "x-mcp-header": "Zone"},
+        {"type": "string", "x-mcp-header": "Zone"},
+    ):
+        server.tools = [tool(annotation)]
+        t.send(out(request(1, "tools/list", META)))
+        t.send(call(2, "t", {"where": "eu"}))
+        seen.append(param_headers_of(server.posts()[-1]) if server.methods()[-1] == "tools/call" else None)
+    assert seen == [{"mcp-param-region": "eu"}, {"mcp-param-zone": "eu"}, {}, None, {"mcp-param-zone": "eu"}]
+    assert len(expect_warnings) == 2  # the invalid list, and the refused call
+    t.close()
+
+
+def test_a_header_mismatch_reads_the_tool_list_again_and_retries_once(server: FakeServer, delivered: Delivered) -> None:
+    server.tools = [SQL_TOOL]
+    stateless(server, validate=True)
+    t = make_transport(server, delivered)
+    sent = call(7, "execute_sql", {"region": "eu"})  # the bridge never saw the list: no headers yet
+    t.send(sent)
+    assert server.methods() == ["tools/call", "tools/list", "tools/call"]
+    relist = server.bodies[1]
+    assert relist["params"]["_meta"] == META["_meta"] and str(relist["id"]).startswith("mcpguard-list-")
+    assert param_headers_of(server.posts()[-1]) == {"mcp-param-region": "eu"}
+    assert server.posts()[-1].content == sent.data
+    assert [m["id"] for m in delivered.messages] == [7] and "result" in delivered.messages[0]
+
+
+def test_a_header_mismatch_that_a_new_list_does_not_explain_is_passed_on(
+    server: FakeServer, delivered: Delivered
+) -> None:
+    server.tools = [{"name": "execute_sql", "inputSchema": {"type": "object"}}]
+    stateless(server, validate=True)
+    t = make_transport(server, delivered)
+    t.send(call(7, "execute_sql", {"region": "eu"}))
+    assert server.methods() == ["tools/call", "tools/list"]
+    assert delivered.messages == [
+        {"jsonrpc": "2.0", "id": 7, "error": {"code": -32020, "message": "Header mismatch: Mcp-Param-Region"}}
+    ]
