@@ -313,3 +313,98 @@ def remote_wrapped_argv(
     for header in headers:
         args += ["--header", header]
     return launcher[0], args
+
+
+# -- rebuilding a remote entry from its wrapped command (no record of the original) --------------------
+
+
+@dataclass(frozen=True)
+class RemoteForm:
+    """How a client's own config spells a remote server: what unwrap writes when the original is not recorded.
+
+    The keys and types are those :class:`~mcpguard.clients.table.EntryShape` recognises as remote for the
+    client (a test holds every row to that), chosen as the client documents a remote server. ``url_key``
+    None means the client's config has no remote form at all: its users bridge with ``npx -y mcp-remote``.
+    """
+
+    url_key: str | None
+    type: str | None = None
+    """The ``type`` a remote entry has in this client; None when its entries have none."""
+    headers: tuple[str, ...] = ("headers",)
+    """The key path of the headers object."""
+    sse_url_key: str | None = None
+    """The key for an SSE endpoint when the client spells it apart (Gemini CLI's ``url`` beside ``httpUrl``)."""
+    sse_type: str | None = None
+    """The ``type`` for an SSE endpoint, where the client has one."""
+
+    def spelled(self, url: str) -> tuple[str | None, str | None]:
+        """The URL key and ``type`` for ``url``: an address whose path ends in ``/sse`` is an SSE endpoint
+        by convention, and a client told to speak Streamable HTTP to it would fail to connect."""
+        from urllib.parse import urlsplit
+
+        if urlsplit(url).path.rstrip("/").endswith("/sse"):
+            return self.sse_url_key or self.url_key, self.sse_type or self.type
+        return self.url_key, self.type
+
+
+REMOTE_FORMS: dict[str, RemoteForm] = {
+    "claude-desktop": RemoteForm(None),  # its config file runs local servers only
+    "claude-code": RemoteForm("url", "http", sse_type="sse"),
+    "cursor": RemoteForm("url"),
+    "vscode": RemoteForm("url", "http", sse_type="sse"),
+    "windsurf": RemoteForm("serverUrl"),
+    "zed": RemoteForm("url"),
+    "cline": RemoteForm("url", "streamableHttp", sse_type="sse"),
+    "gemini-cli": RemoteForm("httpUrl", sse_url_key="url"),
+    "lm-studio": RemoteForm("url"),
+    "continue": RemoteForm("url", "streamable-http", ("requestOptions", "headers"), sse_type="sse"),
+    "goose": RemoteForm("uri", "streamable_http", sse_type="sse"),
+    "codex": RemoteForm("url", headers=("http_headers",)),
+}
+"""Client id -> the remote form unwrap rebuilds an entry in when no record of the original is left."""
+
+
+@dataclass(frozen=True)
+class RemoteWrapped:
+    """A wrapped remote entry's command read whole: exactly what :func:`remote_wrapped_argv` writes."""
+
+    launcher: tuple[str, ...]
+    url: str
+    server: str
+    client: str
+    headers: tuple[tuple[str, str], ...]
+    """``(NAME, VALUE)``; VALUE may be ``@keyring:SECRET``."""
+
+
+def parse_remote_wrapped(command: str, args: Sequence[str]) -> RemoteWrapped | str:
+    """The parts of a wrapped remote command, or why it is not in the form mcpguard writes.
+
+    Unwrap rebuilds an entry from these parts only when nothing else is in the command: an option
+    mcpguard never writes (``--timeout``, a second URL) means a hand edit whose intent a rebuilt
+    entry could silently drop, so such an entry is left for the user.
+    """
+    rest = list(args)
+    launcher = [command]
+    base = _basename(command)
+    if base != "mcpguard":
+        if not (base.startswith("python") or base == "py") or rest[:2] != ["-m", "mcpguard"]:
+            return "its command is not mcpguard's"
+        launcher += rest[:2]
+        rest = rest[2:]
+    if len(rest) < 6 or rest[0] != "remote" or rest[2] != "--name" or rest[4] != "--client":
+        return "its command is not 'mcpguard remote URL --name NAME --client CLIENT' as mcpguard writes it"
+    url, server, client = rest[1], rest[3], rest[5]
+    if not url.startswith(("http://", "https://")):
+        return f"its URL {url!r} is not an http(s) address"
+    headers: list[tuple[str, str]] = []
+    options = rest[6:]
+    for i in range(0, len(options), 2):
+        if options[i] != "--header" or i + 1 >= len(options):
+            return f"it has the option {options[i]!r}, which mcpguard does not write"
+        name, sep, value = options[i + 1].partition("=")
+        if not sep or not name.strip() or name != name.strip() or ":" in name:
+            return f"its header {options[i + 1].split('=', 1)[0]!r} is not written 'NAME=VALUE' as mcpguard writes it"
+        if any(name.lower() == seen.lower() for seen, _ in headers):
+            return f"it passes the header {name!r} twice"
+        headers.append((name, value))
+    return RemoteWrapped(tuple(launcher), url, server, client, tuple(headers))

@@ -97,6 +97,23 @@ class Document(ABC):
         """The text with a remote entry made a stdio one: the URL member (or the mcp-remote command and
         args) becomes ``command`` and ``args``, the ``drop`` keys (its headers) go, a ``type`` says ``stdio``."""
 
+    @abstractmethod
+    def rebuild_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str,
+        url: str,
+        kind: str | None,
+        header_path: Sequence[str],
+        headers: Sequence[tuple[str, str]],
+    ) -> str:
+        """The text with a wrapped remote entry made remote again from its command alone (no record of the
+        original is left): ``command`` becomes ``url_key``, ``args`` goes and the headers, if any, take its
+        place under ``header_path``; a ``type`` says ``kind``, or goes when ``kind`` is None (a ``stdio``
+        type beside a URL would send the client looking for a command). Every other key stays as it is.
+        """
+
 
 def changed_lines(before: str, after: str) -> tuple[str, str]:
     """The whole lines that differ between two texts: ``(old, new)``, everything around them equal.
@@ -344,6 +361,43 @@ class JsonDocument(Document):
         kind = entry.member("type")
         if kind is not None:
             edits.append((kind.value.start, kind.value.end, _dumps("stdio")))
+        return _apply(self.text, edits)
+
+    def rebuild_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str,
+        url: str,
+        kind: str | None,
+        header_path: Sequence[str],
+        headers: Sequence[tuple[str, str]],
+    ) -> str:
+        entry, cmd, args = self._parts(at, shape)
+        if args is None:
+            raise UnsupportedEntry(f"the entry has no {shape.args!r}")
+        for key in (url_key, header_path[0]):
+            if entry.member(key) is not None:
+                raise UnsupportedEntry(f"the entry already has a {key!r} beside its command")
+        colon = self._colon(cmd)
+        kind_member = entry.member("type")
+        text = _dumps(url_key) + colon + _dumps(url)
+        if kind is not None and kind_member is None:
+            text = _dumps("type") + colon + _dumps(kind) + "," + self._member_sep(cmd) + text
+        edits = [(cmd.key_start, cmd.value.end, text)]
+        if headers:
+            value: Any = dict(headers)
+            for key in reversed(header_path[1:]):
+                value = {key: value}
+            held = _dumps(header_path[0]) + colon + json.dumps(value, ensure_ascii=False)
+            edits.append((args.key_start, args.value.end, held))
+        else:
+            edits.append(self._removal(entry, args))
+        if kind_member is not None:
+            if kind is None:
+                edits.append(self._removal(entry, kind_member))
+            else:
+                edits.append((kind_member.value.start, kind_member.value.end, _dumps(kind)))
         return _apply(self.text, edits)
 
     # formatting helpers: imitate what is already there
@@ -645,6 +699,46 @@ class YamlDocument(Document):
             edits.append((start, self._scalar_end(start), "stdio"))
         return _apply(self.text, edits)
 
+    def rebuild_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str,
+        url: str,
+        kind: str | None,
+        header_path: Sequence[str],
+        headers: Sequence[tuple[str, str]],
+    ) -> str:
+        entry = self._map(at)
+        if shape.args not in entry:
+            raise UnsupportedEntry(f"the entry has no {shape.args!r}")
+        for key in (url_key, header_path[0]):
+            if key in entry:
+                raise UnsupportedEntry(f"the entry already has a {key!r} beside its command")
+        _, end = self._command_span(entry, shape)
+        line, col = entry.lc.key(shape.command)
+        edits = [(self._off((line, col)), end, f"{url_key}: {_yaml_scalar(url)}")]
+        # the args lines go; a missing type and the headers take their place, at the entry's indent
+        added = ""
+        if kind is not None and "type" not in entry:
+            added += " " * col + f"type: {_yaml_scalar(kind)}{self.nl}"
+        if headers:
+            for depth, key in enumerate(header_path):
+                added += " " * (col + 2 * depth) + f"{_yaml_scalar(key)}:{self.nl}"
+            inner = " " * (col + 2 * len(header_path))
+            added += "".join(f"{inner}{_yaml_scalar(k)}: {_yaml_scalar(v)}{self.nl}" for k, v in headers)
+        first, stop, _ = self._key_lines(entry, shape.args)
+        edits.append((first, stop, added))
+        if "type" in entry:
+            if not isinstance(entry.get("type"), str):
+                raise UnsupportedEntry("the entry's 'type' is not a string")
+            if kind is None:
+                edits.append(self._key_lines(entry, "type"))
+            else:
+                start = self._off(entry.lc.value("type"))
+                edits.append((start, self._scalar_end(start), _yaml_scalar(kind)))
+        return _apply(self.text, edits)
+
     def _key_lines(self, entry: Any, name: str) -> tuple[int, int, str]:
         """The edit that deletes a key and its value, whole lines, comments inside the value included."""
         line, col = entry.lc.key(name)
@@ -665,12 +759,15 @@ class YamlDocument(Document):
         # comment) is part of it; trailing blank lines are not
         end = _line_end(self.text, key)
         pos = end
+        # a block list's dashes may sit at the key's own indent (``args:`` then ``- x`` below it)
+        dashes = isinstance(value, list)
         while pos < len(self.text):
             stop = _line_end(self.text, pos)
             body = self.text[pos:stop].rstrip("\r\n")
             stripped = body.lstrip(" ")
             indent = len(body) - len(stripped)
-            if stripped and not stripped.startswith("#") and indent <= col:
+            item = dashes and indent == col and (stripped == "-" or stripped.startswith("- "))
+            if stripped and not stripped.startswith("#") and indent <= col and not item:
                 break
             if stripped.startswith("#") and indent <= col:
                 break
@@ -824,6 +921,58 @@ class TomlDocument(Document):
                 table.remove(key)
         if isinstance(table.get("type"), str):
             table["type"] = "stdio"
+        return str(doc.as_string())
+
+    def rebuild_remote(
+        self,
+        at: KeyPath,
+        shape: EntryShape,
+        url_key: str,
+        url: str,
+        kind: str | None,
+        header_path: Sequence[str],
+        headers: Sequence[tuple[str, str]],
+    ) -> str:
+        import tomlkit
+        from tomlkit.items import Item
+
+        doc = self._fresh()
+        _, table = self._table(doc, at, shape)
+        if shape.args not in table:
+            raise UnsupportedEntry(f"the entry has no {shape.args!r}")
+        for key in (url_key, header_path[0]):
+            if key in table:
+                raise UnsupportedEntry(f"the entry already has a {key!r} beside its command")
+        had_type = "type" in table
+        if had_type and not isinstance(table.get("type"), str):
+            raise UnsupportedEntry("the entry's 'type' is not a string")
+        new_url = tomlkit.item(url)
+        command = table.item(shape.command)
+        if isinstance(command, Item) and command.trivia.comment:
+            # the command line's comment stays on the line that replaces it
+            new_url.trivia.comment_ws = command.trivia.comment_ws
+            new_url.trivia.comment = command.trivia.comment
+        # tomlkit has no public "insert after"; the URL (and type, headers) take the command's place
+        anchor = shape.command
+        if kind is not None and not had_type:
+            table.value._insert_after(anchor, "type", tomlkit.item(kind))
+            anchor = "type"
+        table.value._insert_after(anchor, url_key, new_url)
+        if headers:
+            value: Any = tomlkit.inline_table()
+            value.update(dict(headers))
+            for key in reversed(header_path[1:]):
+                outer = tomlkit.inline_table()
+                outer[key] = value
+                value = outer
+            table.value._insert_after(url_key, header_path[0], value)
+        table.remove(shape.command)
+        table.remove(shape.args)
+        if had_type:
+            if kind is None:
+                table.remove("type")
+            else:
+                table["type"] = kind
         return str(doc.as_string())
 
 

@@ -167,7 +167,9 @@ def make_plan(
                 reason, flags, preview = _remote_check(plan, config, s)
             if reason is None and kind == "unwrap" and _is_remote_wrap(s):
                 known = records.find(_file_key(config.path), s.container, s.name) if records is not None else None
-                reason = _remote_unwrap_check(config, s, known)
+                reason = _remote_unwrap_check(plan, config, s, known)
+                if reason is None and not _recorded(known):
+                    flags.append(Flag("warning", _rebuilt_note(config.spec.id, s)))
             if reason is not None:
                 plan.skipped.append(Skipped(s, reason))
                 continue
@@ -206,15 +208,52 @@ def _literal_secrets(config: ConfigFile, text: str) -> set[str]:
     return found
 
 
-def _remote_unwrap_check(config: ConfigFile, s: ServerEntry, known: WrapRecord | None) -> str | None:
-    """Why a wrapped remote entry cannot be put back exactly (None when it can).
+def _recorded(known: WrapRecord | None) -> bool:
+    """True when a record can put a wrapped remote entry back exactly (else it is rebuilt from its command)."""
+    return known is not None and known.snapshot.args_style == "remote"
 
-    Its original is only in the record, so an entry edited where mcpguard wrote is left for the user
-    to restore from the backup rather than half-restored; the file's other entries are still unwrapped.
+
+REBUILT = "rebuilt from the wrapped command (no record of the original in this profile): url and headers only"
+"""How the plan marks an entry unwrap rebuilds rather than restores: its other original keys, layout and
+comments were never recorded anywhere but in the lost record, so the user should look at the result."""
+
+
+def _rebuilt_note(client: str, s: ServerEntry) -> str:
+    """The plan's sentence for a rebuilt entry, naming the form it is written in."""
+    form = entries.REMOTE_FORMS.get(client)
+    wrapped = entries.parse_remote_wrapped(s.command or "", s.args)
+    if form is None or isinstance(wrapped, str):
+        return REBUILT
+    if form.url_key is None:
+        return f"{REBUILT}, written as 'npx -y mcp-remote URL' (this client's config has no remote form)"
+    key, kind = form.spelled(wrapped.url)
+    keys = (
+        ([f"type {kind}"] if kind else []) + [repr(key)] + ([repr(".".join(form.headers))] if wrapped.headers else [])
+    )
+    return f"{REBUILT}, written as {', '.join(keys)}"
+
+
+def _remote_unwrap_check(plan: Plan, config: ConfigFile, s: ServerEntry, known: WrapRecord | None) -> str | None:
+    """Why a wrapped remote entry cannot be put back (None when it can).
+
+    With a record, its original is put back exactly, so an entry edited where mcpguard wrote is left
+    for the user to restore from the backup rather than half-restored. Without one (a lost profile, a
+    config from another machine) the entry is rebuilt from its wrapped command, which is tried here in
+    full, keyring reads and verification included, so an entry that cannot be rebuilt is left alone
+    with its reason while the file's other entries are still unwrapped.
     """
-    if known is None or known.snapshot.args_style != "remote":
-        return "a remote entry with no record of its original in this profile: restore it from the backup"
     edited = "a remote entry edited since mcpguard wrapped it: restore it from the backup or edit it by hand"
+    if known is None or not _recorded(known):
+        try:
+            doc = formats.load(
+                decode(config.path.read_bytes(), str(config.path)), config.location.format, str(config.path)
+            )
+            at = _resolve(doc.data, s)
+            shape, fmt = config.spec.shape, config.location.format
+            _rebuild_remote(plan, doc, at, s.name, config.spec.id, shape, fmt, str(config.path), set())
+        except (ClientConfigError, OSError) as exc:
+            return str(exc)
+        return None
     if (known.wrapped_command, known.wrapped_args) != (s.command, s.args):
         return edited
     wrote = known.snapshot.wrapped_raw
@@ -226,6 +265,108 @@ def _remote_unwrap_check(config: ConfigFile, s: ServerEntry, known: WrapRecord |
         if text.count(wrote) != 1:
             return edited
     return None
+
+
+def _rebuild_remote(
+    plan: Plan,
+    doc: formats.Document,
+    at: formats.KeyPath,
+    server: str,
+    client: str,
+    shape: EntryShape,
+    fmt: Format,
+    source: str,
+    secret_values: set[str],
+) -> tuple[str, formats.Document]:
+    """Rebuild a wrapped remote entry that has no record, in the client's own remote form, and verify it.
+
+    Only the URL and the headers are in the wrapped command, so only they come back; keyring headers
+    come back from the keyring (``secret_values`` receives them, for the diff to mask). A command in any
+    form but the one mcpguard writes, or a header whose secret the keyring does not hold, is refused:
+    an entry rebuilt without a header it needs would fail at the server, far from the cause.
+
+    Raises:
+        ClientConfigError: The entry cannot be rebuilt; the sentence says why.
+    """
+    from mcpguard.secrets.base import SecretsUnavailable
+
+    where = f"the remote server {server!r} in {source}"
+    entry = formats.get_at(doc.data, at)
+    command, args = entry.get(shape.command), entry.get(shape.args)
+    if not isinstance(command, str) or not isinstance(args, list):
+        raise ClientConfigError(f"{where} is no longer a wrapped remote entry; run the command again")
+    wrapped = entries.parse_remote_wrapped(command, args)
+    if isinstance(wrapped, str):
+        raise ClientConfigError(
+            f"{where} was edited since mcpguard wrapped it ({wrapped}) and has no record of its original in this "
+            "profile: restore it from the backup or edit it by hand"
+        )
+    if (wrapped.server, wrapped.client) != (server, client):
+        raise ClientConfigError(
+            f"{where} says --name {wrapped.server!r} --client {wrapped.client!r}, not what mcpguard writes for "
+            f"it (--name {server!r} --client {client!r}); it has no record of its original in this profile: "
+            "restore it from the backup or edit it by hand"
+        )
+    form = entries.REMOTE_FORMS.get(client)
+    if form is None:
+        raise ClientConfigError(
+            f"{where} has no record of its original, and mcpguard knows no remote form for {client}"
+        )
+    headers: list[tuple[str, str]] = []
+    found: set[str] = set()
+    for name, value in wrapped.headers:
+        if value.startswith(entries.KEYRING_REF):
+            item = value[len(entries.KEYRING_REF) :]
+            if item != entries.header_secret_name(server, name):
+                raise ClientConfigError(
+                    f"{where} was edited since mcpguard wrapped it (its header {name!r} names the keyring item "
+                    f"{item!r}, not the one mcpguard writes) and has no record of its original in this profile: "
+                    "restore it from the backup or edit it by hand"
+                )
+            try:
+                secret = _store(plan).get(item)
+            except SecretsUnavailable as exc:
+                raise ClientConfigError(
+                    f"{where}: its header {name!r} comes from the keyring, which is not usable ({exc}); "
+                    "it was not unwrapped"
+                ) from None
+            if secret is None:
+                raise ClientConfigError(
+                    f"{where}: its header {name!r} comes from the keyring item {item!r}, which the keyring does "
+                    "not hold; mcpguard does not write the entry without it: restore it from the backup, or put "
+                    f"the value back (mcpguard secrets set {' '.join(item.rsplit('/', 1))}) and unwrap again"
+                )
+            found.add(secret)
+            value = secret
+        headers.append((name, value))
+    expected = {k: v for k, v in entry.items() if k not in (shape.command, shape.args)}
+    try:
+        if form.url_key is None:
+            bridge = ["-y", "mcp-remote", wrapped.url]
+            for name, value in headers:
+                bridge += ["--header", f"{name}:{value}"]
+            new_text = doc.wrap_remote(at, shape, None, "npx", bridge, ())
+            expected.update({shape.command: "npx", shape.args: bridge})
+            if isinstance(expected.get("type"), str):
+                expected["type"] = "stdio"
+        else:
+            key, kind = form.spelled(wrapped.url)
+            assert key is not None
+            new_text = doc.rebuild_remote(at, shape, key, wrapped.url, kind, form.headers, headers)
+            expected.pop("type", None)
+            if kind is not None:
+                expected["type"] = kind
+            expected[key] = wrapped.url
+            if headers:
+                held: dict[str, Any] = dict(headers)
+                for part in reversed(form.headers[1:]):
+                    held = {part: held}
+                expected[form.headers[0]] = held
+    except ClientConfigError as exc:
+        raise ClientConfigError(f"{where} has no record of its original and cannot be rebuilt: {exc}") from None
+    after = _verify_unwrapped(doc, new_text, at, shape, fmt, source, (command, tuple(args)), server, expected=expected)
+    secret_values |= found
+    return new_text, after
 
 
 def _is_remote_wrap(s: ServerEntry) -> bool:
@@ -503,23 +644,24 @@ def _unwrap_remote(
     shape: EntryShape,
     file_plan: FilePlan,
 ) -> tuple[str, formats.Document]:
-    """Put a remote entry back from its record, secret header values from the keyring."""
+    """Put a remote entry back from its record, secret header values from the keyring; without a record,
+    rebuild it from its wrapped command (URL and headers only, see :func:`_rebuild_remote`)."""
     import re
 
     from mcpguard.secrets.base import SecretsUnavailable
 
-    snap = record.snapshot if record is not None else None
+    if record is None or not _recorded(record):
+        client = file_plan.config.spec.id
+        return _rebuild_remote(plan, doc, at, server, client, shape, fmt, source, file_plan.secret_values)
+    snap = record.snapshot
     if (
-        record is None
-        or snap is None
-        or snap.args_style != "remote"
-        or snap.entry_raw is None
+        snap.entry_raw is None
         or (record.wrapped_command, record.wrapped_args) != (now.command, now.args)
         or (snap.wrapped_raw is None) != isinstance(doc, formats.JsonDocument)
     ):
         raise ClientConfigError(
-            f"the remote server {server!r} in {source} has no record of its original entry in this profile; "
-            "restore it from the backup"
+            f"the remote server {server!r} in {source} was edited since mcpguard wrapped it; "
+            "restore it from the backup or edit it by hand"
         )
     raw = snap.entry_raw
 
@@ -545,23 +687,30 @@ def _unwrap_remote(
             "restore it from the backup or edit it by hand"
         )
     new_text = doc.text.replace(snap.wrapped_raw, raw, 1)
-    return new_text, _verify_unwrapped(doc, new_text, record, at, shape, fmt, source)
+    wrapped = (record.wrapped_command, record.wrapped_args)
+    return new_text, _verify_unwrapped(doc, new_text, at, shape, fmt, source, wrapped, record.name, rewrap=True)
 
 
 def _verify_unwrapped(
     doc: formats.Document,
     new_text: str,
-    record: WrapRecord,
     at: formats.KeyPath,
     shape: EntryShape,
     fmt: Format,
     source: str,
+    wrapped_argv: tuple[str, Sequence[str]],
+    server: str,
+    *,
+    rewrap: bool = False,
+    expected: dict[str, Any] | None = None,
 ) -> formats.Document:
-    """Check a restored YAML or TOML remote entry: wrapping it again must give the very text it came from.
+    """Check an unwrapped remote entry before it is written: it must reach what the wrapped one reached.
 
-    The record holds no copy of the entry's data (it may hold secrets), so the check is the wrap
-    itself: the restored entry is remote, the rest of the file is as it was, and wrapping it with the
-    recorded command writes exactly what the file held.
+    In every case the new text parses, the entry is remote, the rest of the file is as it was, and the
+    entry's URL and headers are those ``wrapped_argv`` passed to the bridge. A YAML or TOML entry
+    restored from its record (``rewrap``) must also wrap again to the very text the file held: the
+    record holds no copy of the entry's data (it may hold secrets), so the check is the wrap itself.
+    An entry rebuilt without a record must be exactly ``expected``, the entry meant.
 
     Raises:
         VerifyFailed: Any of that does not hold; nothing is written.
@@ -577,21 +726,25 @@ def _verify_unwrapped(
     remote = entries.remote_source(entry, shape)
     if isinstance(remote, str) or not formats.same_except(after.data, doc.data, at):
         raise failed
-    # the restored entry must reach the URL, with the headers, that the wrapped one passed to the bridge
-    wrapped = entries.parse_wrapped(record.wrapped_command, record.wrapped_args)
-    options = [b for a, b in zip(record.wrapped_args, record.wrapped_args[1:], strict=False) if a == "--header"]
+    if expected is not None and entry != expected:
+        raise failed
+    # the entry must reach the URL, with the headers, that the wrapped one passed to the bridge
+    command, args = wrapped_argv
+    wrapped = entries.parse_wrapped(command, args)
+    options = [b for a, b in zip(args, args[1:], strict=False) if a == "--header"]
     if wrapped is None or wrapped.command != remote.url or len(options) != len(remote.headers):
         raise failed
     for option, (name, value) in zip(options, remote.headers, strict=True):
-        keyring = f"{name}={entries.KEYRING_REF}{entries.header_secret_name(record.name, name)}"
+        keyring = f"{name}={entries.KEYRING_REF}{entries.header_secret_name(server, name)}"
         if option not in (f"{name}={value}", keyring):
             raise failed
-    try:
-        again = after.wrap_remote(at, shape, remote.url_key, record.wrapped_command, record.wrapped_args, remote.drop)
-    except ClientConfigError as exc:
-        raise failed from exc
-    if again != doc.text:
-        raise failed
+    if rewrap:
+        try:
+            again = after.wrap_remote(at, shape, remote.url_key, command, args, remote.drop)
+        except ClientConfigError as exc:
+            raise failed from exc
+        if again != doc.text:
+            raise failed
     return after
 
 

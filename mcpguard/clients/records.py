@@ -4,8 +4,9 @@ A wrapped entry carries its original command after ``--``, which is enough to un
 original *text* (quote style, escapes, how the args list was laid out, whether there was an args
 key at all) is not in the entry; the record keeps it. Without a record (another machine, a lost
 profile) unwrap rebuilds the entry from its own args, which gives the same data if not the same
-bytes. A JSON file rather than a table in the state database keeps this module out of the
-store's schema and migrations; it is small, private (0600) and written atomically.
+bytes; a wrapped remote entry is rebuilt in its client's remote form from its ``mcpguard remote``
+command, which holds the URL and headers only. A JSON file rather than a table in the state
+database keeps this module out of the store's schema and migrations; it is small, private (0600) and written atomically.
 """
 
 from __future__ import annotations

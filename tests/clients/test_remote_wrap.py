@@ -323,21 +323,6 @@ def test_an_edit_inside_the_wrapped_lines_is_never_overwritten(machine: Machine,
     assert 'docs = { url = "https://docs.example.com/mcp"' in text  # the others are back
 
 
-def test_a_record_from_another_profile_does_not_unwrap_yaml(
-    machine: Machine, app_paths: AppPaths, tmp_path: Path
-) -> None:
-    target = _place(machine, "remote_continue.yaml", "home:.continue/config.yaml")
-    _wrap_all(machine, app_paths, MemoryStore())
-    wrapped = target.read_bytes()
-    other = AppPaths.under(tmp_path / "other-profile")
-    plan = make_plan("unwrap", discover(machine.env, "linux"), records=WrapRecords(other), secrets=MemoryStore())
-    reasons = {s.server.name: s.reason for s in plan.skipped}
-    assert "restore it from the backup" in reasons["Sentry"]
-    apply(plan, other)
-    assert b"@keyring:remote/Sentry/HEADER_Authorization" in target.read_bytes()
-    assert target.read_bytes() != wrapped  # the local server ("Time") was unwrapped from its own args
-
-
 def test_without_a_keyring_a_yaml_secret_header_stays_where_it_is(machine: Machine, app_paths: AppPaths) -> None:
     target = _place(machine, "remote_goose.yaml", "xdg:goose/config.yaml")
     locked = MemoryStore()
