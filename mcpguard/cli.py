@@ -196,7 +196,11 @@ def _parser() -> argparse.ArgumentParser:
     remote.add_argument("url", metavar="URL", help="the server's MCP endpoint, e.g. https://example.com/mcp")
     remote.add_argument("logout_name", nargs="?", metavar="NAME", help=argparse.SUPPRESS)
     remote.add_argument("--name", help="the server's name in the client's config (required)")
-    remote.add_argument("--client", default=DEFAULT_CLIENT, help="the AI client that launches it")
+    remote.add_argument(
+        "--client",
+        default=DEFAULT_CLIENT,
+        help="the AI client that launches it; for login: the client whose entry to sign in with",
+    )
     remote.add_argument(
         "--header",
         action="append",
@@ -225,7 +229,19 @@ def _parser() -> argparse.ArgumentParser:
         help="accept authorization server metadata naming this issuer although it was found under another one "
         "(pinned: changing it holds the server's tools)",
     )
-    remote.epilog = "mcpguard remote logout NAME: revoke and delete the stored sign-in of NAME."
+    remote.add_argument(
+        "--project",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="for login: also look in this project's config files for the server's entry; repeatable",
+    )
+    remote.epilog = (
+        "mcpguard remote login NAME [--client CLIENT] [--project DIR]: sign in to NAME now, in the browser, with the "
+        "options of the client's entry that starts it (mcpguard remote URL --name NAME ...), so that the client's "
+        "first start finds the token in the keyring. mcpguard remote login URL --name NAME [options]: the same "
+        "with the options given here. mcpguard remote logout NAME: revoke and delete the stored sign-in of NAME."
+    )
     remote.set_defaults(handler=_cmd_remote)
 
     secrets_p = sub.add_parser("secrets", help="keep servers' API keys in the OS keyring instead of config files")
@@ -843,61 +859,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # -- remote ----------------------------------------------------------------------------------------
 
 
-_REMOTE_VALUES = {
-    "--name": "name",
-    "--client": "client",
-    "--header": "header",
-    "--timeout": "timeout",
-    "--scope": "scope",
-    "--client-id": "client_id",
-    "--client-metadata-url": "client_metadata_url",
-    "--trust-issuer": "trust_issuer",
-}
-"""The options of ``mcpguard remote URL``, each with a value, and their keyword in :func:`_remote`."""
-
-
 def _parse_remote(args: list[str]) -> dict[str, Any] | None:
     """``URL --name N [options]`` without argparse; None sends anything else to argparse.
 
     A bridge is started by the client for every remote server, every time it starts, and building
     the full parser (argparse, shutil for the help's width, the settings) costs some 15 ms of CPU
-    of the bridge's start-up (docs/remote.md, Performance). Only the plain form is read here:
-    abbreviated or unknown options, help, ``logout``, a value that looks like an option, a bad
-    ``--timeout`` or a missing ``--name`` all go to argparse, which keeps the messages and the exit
-    statuses of the full parser.
+    of the bridge's start-up (docs/remote.md, Performance). Only the plain form is read here
+    (:func:`mcpguard.remote.options.read`): abbreviated or unknown options, help, ``logout``,
+    ``login``, a value that looks like an option, a bad ``--timeout`` or a missing ``--name`` all go
+    to argparse, which keeps the messages and the exit statuses of the full parser.
     """
-    options: dict[str, Any] = {"url": None, "name": None, "client": DEFAULT_CLIENT, "header": [], "timeout": None}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if not arg.startswith("-"):
-            if options["url"] is not None or arg == "logout":
-                return None
-            options["url"] = arg
-            i += 1
-            continue
-        key, eq, value = arg.partition("=")
-        field = _REMOTE_VALUES.get(key)
-        if field is None:
-            return None
-        if not eq:
-            if i + 1 >= len(args) or args[i + 1].startswith("-"):
-                return None
-            value = args[i + 1]
-            i += 1
-        if field == "header":
-            options["header"].append(value)
-        elif field == "timeout":
-            try:
-                options["timeout"] = float(value)
-            except ValueError:
-                return None
-        else:
-            options[field] = value
-        i += 1
-    if options["url"] is None or not options["name"]:
+    from mcpguard.remote.options import read
+
+    found = read(args)
+    if isinstance(found, str) or found[0].url in ("logout", "login"):
         return None
-    return options
+    options, client = found
+    return {
+        **options._asdict(),
+        "header": list(options.headers),
+        "client": client if client is not None else DEFAULT_CLIENT,
+    }
 
 
 def _remote(options: dict[str, Any]) -> int:
@@ -918,6 +900,8 @@ def _remote(options: dict[str, Any]) -> int:
 
 
 def _cmd_remote(args: argparse.Namespace) -> int:
+    if args.url == "login":
+        return _remote_login(args)
     if args.url == "logout":
         from mcpguard.remote.bridge import logout
 
@@ -926,10 +910,48 @@ def _cmd_remote(args: argparse.Namespace) -> int:
             print("mcpguard: usage: mcpguard remote logout NAME", file=sys.stderr)
             return 2
         return logout(target)
-    if args.logout_name is not None or not args.name:
+    if args.logout_name is not None or not args.name or args.project:
         print("mcpguard: usage: mcpguard remote URL --name NAME [options]", file=sys.stderr)
         return 2
     return _remote(vars(args))
+
+
+_BRIDGE_ONLY = ("header", "timeout", "scope", "client_id", "client_metadata_url", "trust_issuer")
+"""Options that describe how to reach the server: in ``login NAME`` they come from the client's entry."""
+
+
+def _remote_login(args: argparse.Namespace) -> int:
+    """``mcpguard remote login NAME`` (options from the client's entry) or ``login URL --name NAME [options]``."""
+    from mcpguard.remote import login
+
+    target = args.logout_name
+    client = None if args.client == DEFAULT_CLIENT else args.client  # no AI client is called that: none chosen
+    if target is not None and "://" in target:
+        if not args.name or args.project:
+            print("mcpguard: usage: mcpguard remote login URL --name NAME [options]", file=sys.stderr)
+            return 2
+        from mcpguard.remote.options import Options
+
+        options = Options(
+            target,
+            args.name,
+            tuple(args.header),
+            args.timeout,
+            args.scope,
+            args.client_id,
+            args.client_metadata_url,
+            args.trust_issuer,
+        )
+        return login.sign_in(options, client)
+    name = target or args.name
+    if not name or (target and args.name) or any(getattr(args, key) not in (None, []) for key in _BRIDGE_ONLY):
+        print(
+            "mcpguard: usage: mcpguard remote login NAME [--client CLIENT] [--project DIR] (the options come from "
+            "the client's entry), or mcpguard remote login URL --name NAME [options]",
+            file=sys.stderr,
+        )
+        return 2
+    return login.main(name, client=client, projects=args.project)
 
 
 # -- secrets ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from mcpguard.policy import Status
 from mcpguard.proxy import jsonrpc
 from mcpguard.proxy.jsonrpc import DEFAULT_MAX_LINE, LineBuffer
 from mcpguard.proxy.relay import GRACE_ENV, LOG_EXIT_WAIT, MAX_LINE_ENV, READ_SIZE, Relay, write_lines
+from mcpguard.remote.options import Options
 from mcpguard.remote.transport import TRANSPORT_ERROR, Outgoing
 
 TYPE_CHECKING = False
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from mcpguard.proxy.pipeline import Out, Pipeline
     from mcpguard.remote.auth import NoAuth
     from mcpguard.remote.endpoint import Endpoint
-    from mcpguard.remote.oauth.flow import OAuthAuth
+    from mcpguard.remote.oauth.flow import OAuthAuth, SignInBoard
     from mcpguard.remote.transport import Deliver, HttpTransport
     from mcpguard.secrets.base import SecretStore
 
@@ -356,6 +357,95 @@ class Bridge(Relay):
                 self._send(data)
 
 
+class Remote:
+    """A remote server set up from its :class:`Options`: what both the bridge and ``remote login`` connect with.
+
+    One set-up for both, so that login cannot sign in differently from the bridge (another
+    header, another client id, a second OAuth implementation) and leave it a token it cannot use.
+    Made by :func:`prepare`.
+    """
+
+    def __init__(self, options: Options, endpoint: Endpoint, headers: dict[str, str], paths: AppPaths) -> None:
+        self.options = options
+        self.endpoint = endpoint
+        self.headers = headers
+        """The ``--header`` options, ``@keyring:`` references resolved."""
+        self.paths = paths
+        self.max_line = int(os.environ.get(MAX_LINE_ENV, DEFAULT_MAX_LINE))
+
+    def auth(self, board: SignInBoard | None) -> NoAuth | OAuthAuth | str:
+        """The auth method (OAuth unless an ``Authorization`` header was given), or a sentence saying which option
+        is wrong. ``board``: where a sign-in is offered when a tray runs; None opens the browser from here.
+        """
+        o = self.options
+        return _oauth(
+            self.endpoint,
+            self.headers,
+            self.paths,
+            o.name,
+            o.scope,
+            o.client_id,
+            o.client_metadata_url,
+            o.trust_issuer,
+            board,
+        )
+
+    def transport(
+        self,
+        auth: NoAuth | OAuthAuth,
+        deliver: Deliver,
+        *,
+        on_new_session: Callable[[], None] | None = None,
+        reroute: Callable[[Outgoing], bool] | None = None,
+    ) -> HttpTransport:
+        """The connection to the server, sending the user's headers and signing in through ``auth``."""
+        from mcpguard.remote.transport import DEFAULT_TIMEOUT, HttpTransport
+
+        timeout = self.options.timeout
+        return HttpTransport(
+            self.endpoint,
+            deliver,
+            name=self.options.name,
+            headers=self.headers,
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            max_message=self.max_line,
+            on_new_session=on_new_session,
+            reroute=reroute,
+            auth=auth,
+        )
+
+
+def prepare(options: Options) -> Remote | str:
+    """Check the options and read the ``@keyring:`` headers; a sentence saying what is wrong instead (exit 2).
+
+    Nothing is sent to the server and no store is opened until the options are known to be good.
+    """
+    _skip_httpx_cli()
+    from mcpguard.paths import AppPaths
+    from mcpguard.remote.endpoint import KEYRING_REF, check_url, parse_headers, resolve_keyring_headers
+    from mcpguard.remote.errors import RemoteError
+
+    if options.timeout is not None and not options.timeout > 0:
+        return "--timeout must be a positive number of seconds"
+    try:
+        endpoint = check_url(options.url)
+        extra = parse_headers(options.headers)
+    except RemoteError as exc:
+        return str(exc)
+
+    paths = AppPaths.from_env()
+    logs.defer_setup(paths, prefix="remote")
+    if any(v.startswith(KEYRING_REF) for v in extra.values()):
+        from mcpguard.secrets.base import SecretsUnavailable
+        from mcpguard.secrets.keyring_store import open_store
+
+        try:
+            extra = resolve_keyring_headers(extra, open_store(paths).get)
+        except (RemoteError, SecretsUnavailable) as exc:
+            return str(exc)
+    return Remote(options, endpoint, extra, paths)
+
+
 def main(
     url: str,
     *,
@@ -376,42 +466,22 @@ def main(
     changed URL does. So is the authorization server, once it is known: from the stored tokens at
     start (else as last recorded), then from every discovery.
     """
-    _skip_httpx_cli()
+    options = Options(url, name, tuple(headers), timeout, scope, client_id, client_metadata_url, trust_issuer)
+    remote = prepare(options)
+    if isinstance(remote, str):
+        print(f"mcpguard: {remote}", file=sys.stderr)
+        return 2
     from mcpguard.audit import AuditLog
-    from mcpguard.paths import AppPaths
     from mcpguard.pinning.store import Store
     from mcpguard.proxy.pipeline import Pipeline
     from mcpguard.proxy.session import Session
     from mcpguard.proxy.steps import default_steps
     from mcpguard.remote.auth import NoAuth
-    from mcpguard.remote.endpoint import KEYRING_REF, check_url, parse_headers, resolve_keyring_headers
-    from mcpguard.remote.errors import RemoteError
-    from mcpguard.remote.transport import DEFAULT_TIMEOUT, HttpTransport
 
-    if timeout is not None and not timeout > 0:
-        print("mcpguard: --timeout must be a positive number of seconds", file=sys.stderr)
-        return 2
-    try:
-        endpoint = check_url(url)
-        extra = parse_headers(headers)
-    except RemoteError as exc:
-        print(f"mcpguard: {exc}", file=sys.stderr)
-        return 2
-
-    paths = AppPaths.from_env()
-    logs.defer_setup(paths, prefix="remote")
-    if any(v.startswith(KEYRING_REF) for v in extra.values()):
-        from mcpguard.secrets.base import SecretsUnavailable
-        from mcpguard.secrets.keyring_store import open_store
-
-        try:
-            extra = resolve_keyring_headers(extra, open_store(paths).get)
-        except (RemoteError, SecretsUnavailable) as exc:
-            print(f"mcpguard: {exc}", file=sys.stderr)
-            return 2
-    store = Store.open(paths)
+    store = Store.open(remote.paths)
+    endpoint = remote.endpoint
     command = pinned_command(endpoint.identity, trust_issuer)
-    auth = _oauth(endpoint, extra, paths, store, client, name, scope, client_id, client_metadata_url, trust_issuer)
+    auth = remote.auth(StoreBoard(store, client, name))
     if isinstance(auth, str):
         print(f"mcpguard: {auth}", file=sys.stderr)
         return 2
@@ -420,24 +490,14 @@ def main(
     if oauth is not None:
         issuer = oauth.stored_issuer() or recorded_issuer(store, session.server.id, command)
         session.command = pinned_command(endpoint.identity, trust_issuer, issuer)
-    max_line = int(os.environ.get(MAX_LINE_ENV, DEFAULT_MAX_LINE))
 
     def connect(
         deliver: Deliver, on_new_session: Callable[[], None], reroute: Callable[[Outgoing], bool]
     ) -> HttpTransport:
-        return HttpTransport(
-            endpoint,
-            deliver,
-            name=name,
-            headers=extra,
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-            max_message=max_line,
-            on_new_session=on_new_session,
-            reroute=reroute,
-            auth=auth,
-        )
+        return remote.transport(auth, deliver, on_new_session=on_new_session, reroute=reroute)
 
-    bridge = Bridge(Pipeline(session, default_steps()), AuditLog(store), connect, max_line=max_line, signin=oauth)
+    pipeline = Pipeline(session, default_steps())
+    bridge = Bridge(pipeline, AuditLog(store), connect, max_line=remote.max_line, signin=oauth)
     if oauth is not None:
         identity = endpoint.identity
         oauth.on_issuer = lambda issuer: bridge.pin_command(pinned_command(identity, trust_issuer, issuer))
@@ -509,13 +569,12 @@ def _oauth(
     endpoint: Endpoint,
     extra: Mapping[str, str],
     paths: AppPaths,
-    store: Store,
-    client: str,
     name: str,
     scope: str | None,
     client_id: str | None,
     client_metadata_url: str | None,
     trust_issuer: str | None,
+    board: SignInBoard | None,
 ) -> NoAuth | OAuthAuth | str:
     """The auth method for this bridge, or a sentence saying which option is wrong.
 
@@ -550,7 +609,7 @@ def _oauth(
         client_id=client_id,
         client_metadata_url=client_metadata_url,
         trust_issuer=trust_issuer,
-        board=StoreBoard(store, client, name),
+        board=board,
     )
 
 
