@@ -24,9 +24,8 @@ Service of gnome-keyring-daemon in a private D-Bus session, unlocked, as the key
 signed in nowhere (no browser launch, no new authorization at the server) and that the token is an
 item of the Secret Service. Without ``dbus-run-session`` and ``gnome-keyring-daemon`` the part is
 skipped, unless ``MCPGUARD_REQUIRE_KEYRING=1``. Between the timed starts it also times a Python that
-only imports the libraries a bridge needs (httpx, httpcore, h11, secretstorage and cryptography's
-OpenSSL backend): not a target, but the floor of any bridge built on them, and a gauge of how fast
-the machine was during the run.
+only imports the libraries a bridge needs (httpx, httpcore, h11) and loads libsecret: not a target,
+but the floor of any bridge built on them, and a gauge of how fast the machine was during the run.
 
 Children start with a private bytecode cache (``PYTHONPYCACHEPREFIX`` in the run's temp directory,
 ``PYTHONDONTWRITEBYTECODE`` dropped), as an installed mcpguard runs from compiled bytecode;
@@ -334,10 +333,12 @@ def children_cpu() -> float:
 
 LIBRARY_FLOOR = (
     "import sys; sys.modules['httpx._main'] = None\n"
-    "import httpx, httpcore, h11, secretstorage, cryptography.hazmat.backends.openssl\n"
+    "import ctypes, httpx, httpcore, h11\n"
+    "ctypes.CDLL('libsecret-1.so.0')\n"
     "print('imported', flush=True)"
 )
-"""What any Python bridge on httpx and the Secret Service must import, run between the timed starts.
+"""What any Python bridge on httpx must import and load to read a secret through libsecret (as mcpguard
+does where libsecret is installed), run between the timed starts.
 
 Not a target: it shows how fast the machine was during the run (it changes from minute to minute
 here), and how much of a start is left to mcpguard itself.

@@ -123,8 +123,14 @@ def test_store_round_trip_in_the_secret_service(session: Session) -> None:
     }
 
 
-def test_a_read_in_a_new_process_skips_the_keyring_library(session: Session) -> None:
-    """The quick read (secrets/secret_service.py) finds what keyring wrote, and keyring is never imported."""
+@pytest.mark.parametrize("through", ["libsecret", "secretstorage"])
+def test_a_read_in_a_new_process_skips_the_keyring_library(session: Session, through: str) -> None:
+    """The quick reads (secrets/libsecret.py, then secrets/secret_service.py) find what keyring wrote.
+
+    libsecret answers when it is installed (gnome-keyring brings it); without it, secretstorage
+    does. keyring is imported by neither.
+    """
+    without = "libnothing-here.so.0" if through == "secretstorage" else None
     _, read = session.run(
         f"""
         import json, os
@@ -132,15 +138,48 @@ def test_a_read_in_a_new_process_skips_the_keyring_library(session: Session) -> 
         KeyringStore(os.environ["MCPGUARD_HOME"]).set("github/GITHUB_TOKEN", {TOKEN!r})
         print("{{}}")
         """,
-        """
+        f"""
         import json, os, sys
+        from mcpguard.secrets import libsecret
         from mcpguard.secrets.keyring_store import KeyringStore
+        if {without!r}:
+            libsecret.LIBRARY = {without!r}
         store = KeyringStore(os.environ["MCPGUARD_HOME"])
         token, missing = store.get("github/GITHUB_TOKEN"), store.get("nobody/TOKEN")
-        print(json.dumps({"token": token, "missing": missing, "keyring": "keyring" in sys.modules}))
+        print(json.dumps({{
+            "token": token,
+            "missing": missing,
+            "keyring": "keyring" in sys.modules,
+            "secretstorage": "secretstorage" in sys.modules,
+            "libsecret": "libsecret-1" in open("/proc/self/maps").read(),
+        }}))
         """,
     )
-    assert read == {"token": TOKEN, "missing": None, "keyring": False}
+    assert read["token"] == TOKEN and read["missing"] is None and read["keyring"] is False
+    if through == "libsecret":
+        assert read["libsecret"] is True
+        assert read["token"] == TOKEN  # found by libsecret: the missing name alone went on to secretstorage
+    else:
+        assert read["libsecret"] is False and read["secretstorage"] is True
+
+
+def test_libsecret_alone_reads_the_value_without_secretstorage(session: Session) -> None:
+    """A found secret never reaches the Python path: neither secretstorage nor cryptography is imported."""
+    (result,) = session.run(
+        f"""
+        import json, os, sys
+        from mcpguard.secrets.keyring_store import KeyringStore
+        KeyringStore(os.environ["MCPGUARD_HOME"]).set("github/GITHUB_TOKEN", {TOKEN!r})
+        heavy = ("keyring", "secretstorage", "jeepney", "cryptography")
+        for name in [m for m in sys.modules if m.split(".")[0] in heavy]:
+            del sys.modules[name]
+        from mcpguard.secrets import libsecret
+        value = libsecret.lookup({{"service": "mcpguard", "username": "github/GITHUB_TOKEN"}})
+        nothing = libsecret.lookup({{"service": "mcpguard", "username": "nobody/TOKEN"}})
+        print(json.dumps({{"value": value, "nothing": nothing, "secretstorage": "secretstorage" in sys.modules}}))
+        """
+    )
+    assert result == {"value": TOKEN, "nothing": None, "secretstorage": False}
 
 
 def test_a_keyring_configuration_sends_the_read_through_keyring(session: Session) -> None:
