@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
 
 LIBRARY = "libsecret-1.so.0"
 GLIB = "libglib-2.0.so.0"
@@ -67,11 +69,7 @@ def lookup(attributes: Mapping[str, str], environ: Mapping[str, str] | None = No
         raise Unavailable("no session bus address")
     if not 0 < len(attributes) <= 32:
         raise ValueError("a lookup needs 1 to 32 attributes")
-    try:
-        lib = ctypes.CDLL(LIBRARY)
-        glib = ctypes.CDLL(GLIB)
-    except OSError as exc:
-        raise Unavailable(f"libsecret cannot be loaded ({exc})") from exc
+    find, free, error_free = _functions(LIBRARY)
     schema = _Schema()
     schema.name = b"org.freedesktop.Secret.Generic"
     schema.flags = _DONT_MATCH_NAME
@@ -79,25 +77,38 @@ def lookup(attributes: Mapping[str, str], environ: Mapping[str, str] | None = No
     for i, (name, value) in enumerate(attributes.items()):
         schema.attributes[i] = _Attribute(name.encode(), _STRING)
         pairs += [name.encode(), value.encode()]
-    find = lib.secret_password_lookup_sync
-    find.argtypes = [ctypes.POINTER(_Schema), ctypes.c_void_p, ctypes.POINTER(ctypes.POINTER(_GError))]
-    find.restype = ctypes.c_void_p
-    lib.secret_password_free.argtypes = [ctypes.c_void_p]
-    lib.secret_password_free.restype = None
-    glib.g_error_free.argtypes = [ctypes.POINTER(_GError)]
-    glib.g_error_free.restype = None
     error = ctypes.POINTER(_GError)()
     variadic = [ctypes.c_char_p(p) for p in pairs] + [ctypes.c_char_p(None)]
     found = find(ctypes.byref(schema), None, ctypes.byref(error), *variadic)
     if error:
         message = (error.contents.message or b"").decode("utf-8", "replace")
-        glib.g_error_free(error)
+        error_free(error)
         if found:
-            lib.secret_password_free(found)
+            free(found)
         raise Unavailable(f"libsecret failed ({message})")
     if not found:
         return None
     try:
         return ctypes.string_at(found).decode("utf-8")
     finally:
-        lib.secret_password_free(found)  # libsecret wipes the memory before freeing it
+        free(found)  # libsecret wipes the memory before freeing it
+
+
+@cache
+def _functions(library: str) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """libsecret's lookup and free, and GLib's ``g_error_free``, typed once per process."""
+    try:
+        lib = ctypes.CDLL(library)
+        glib = ctypes.CDLL(GLIB)
+    except OSError as exc:
+        raise Unavailable(f"libsecret cannot be loaded ({exc})") from exc
+    find = lib.secret_password_lookup_sync
+    find.argtypes = [ctypes.POINTER(_Schema), ctypes.c_void_p, ctypes.POINTER(ctypes.POINTER(_GError))]
+    find.restype = ctypes.c_void_p
+    free = lib.secret_password_free
+    free.argtypes = [ctypes.c_void_p]
+    free.restype = None
+    error_free = glib.g_error_free
+    error_free.argtypes = [ctypes.POINTER(_GError)]
+    error_free.restype = None
+    return find, free, error_free
