@@ -12,19 +12,35 @@ Cancel as the button Enter and Escape choose. Commands, addresses and diffs come
 :mod:`mcpguard.clients.display`, so a literal token in a config shows as ``[hidden: token]`` here too.
 Applying goes through the core (backup, atomic write, verify); a failure is one sentence on the page,
 never a half-written file.
+
+A remote server mcpguard bridges can be signed in to from here at any time ("Sign in…"), not only
+while a bridge waits for it: the page runs ``mcpguard remote login NAME --client CLIENT`` in a child
+process (:class:`QProcess`), so the sign-in reads its options from the very entry the client starts,
+exactly as from a terminal, and the GUI stays responsive while the user is in the browser. The page
+shows only the one line login prints on its outcome; login never prints a token.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSignalBlocker, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QProcess,
+    QProcessEnvironment,
+    QSignalBlocker,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -63,13 +79,14 @@ from mcpguard.clients.operations import Action, Applied, Kind, Plan, apply, make
 from mcpguard.clients.records import WrapRecords
 from mcpguard.clients.report import command_line
 from mcpguard.clients.risk import Flag, assess
+from mcpguard.clients.table import CLIENTS
 from mcpguard.errors import McpGuardError
 from mcpguard.gui.approval_dialog import DARK, LIGHT, DiffColours
 from mcpguard.gui.config_watch import ClientEvent, ServerKey, client_name, notification
 from mcpguard.gui.hidden_text import to_html
 from mcpguard.gui.icons import paint_warning
 from mcpguard.gui.servers_view import status_icon
-from mcpguard.paths import AppPaths
+from mcpguard.paths import HOME_ENV, AppPaths
 from mcpguard.policy import Status
 from mcpguard.scanner import reveal
 from mcpguard.secrets.base import SecretStore
@@ -123,6 +140,29 @@ def _bridged(server: ServerEntry) -> bool:
         return False
     wrapped = parse_wrapped(server.command, server.args)
     return wrapped is not None and wrapped.remote
+
+
+def _bridge_name(server: ServerEntry) -> str | None:
+    """The ``--name`` a wrapped remote entry starts its bridge with: the name login finds it by, and keeps the token
+    under. None for any other entry (nothing to sign in to), or a bridge entry without a name (login would refuse it).
+    """
+    if server.command is None or not server.guarded:
+        return None
+    wrapped = parse_wrapped(server.command, server.args)
+    if wrapped is None or not wrapped.remote:
+        return None
+    return wrapped.server or None
+
+
+_DISCOVERY_VARS = frozenset(
+    {"HOME", "USERPROFILE", "APPDATA", "XDG_CONFIG_HOME"}
+    | {var for spec in CLIENTS for location in spec.locations for var, _ in location.defaults}
+)
+"""The environment variables client configs are found by: login must look where the page looked."""
+
+_SIGNIN_PREFIX = "mcpguard: "
+_NO_BROWSER = "no browser could be opened"
+"""How login's line begins when the user must open the sign-in address by hand (it waits meanwhile)."""
 
 
 def _remote_html(action: Action, colours: DiffColours) -> str:
@@ -444,6 +484,8 @@ class ClientsView(QWidget):
         launcher: The command that starts mcpguard in wrapped entries; None finds this installation's.
         secrets: Where a remote entry's secret header values go when it is wrapped (and come back from);
             None opens the profile's keyring when first needed.
+        login_command: The command that starts mcpguard for a sign-in, before ``remote login NAME
+            --client CLIENT``; None is this interpreter's ``python -m mcpguard`` (tests give a script).
 
     The page reads the configs when first shown or on :meth:`refresh`; the tray's
     :class:`~mcpguard.gui.config_watch.ConfigWatch` hands it its readings (:meth:`show_configs`)
@@ -454,6 +496,8 @@ class ClientsView(QWidget):
     """A wrap or unwrap made here changed at least one config file."""
     applied = Signal(str, object)
     """``(kind, keys)``: the servers a wrap or unwrap made here changed (``list[ServerKey]``)."""
+    signin_finished = Signal(str, bool)
+    """``(name, ok)``: a sign-in started here ended; ``ok`` when login said it is signed in (exit status 0)."""
 
     def __init__(
         self,
@@ -465,10 +509,16 @@ class ClientsView(QWidget):
         platform: str | None = None,
         launcher: Sequence[str] | None = None,
         secrets: SecretStore | None = None,
+        login_command: Sequence[str] | None = None,
     ) -> None:
         super().__init__(parent)
         self.paths = paths
         self.secrets = secrets
+        self.login_command = list(login_command) if login_command is not None else [sys.executable, "-m", "mcpguard"]
+        self._signin: QProcess | None = None
+        """The sign-in under way, if any: one at a time, since each one sends the user to the browser."""
+        self._signin_name = ""
+        self._signin_err = bytearray()
         self.confirm: ConfirmPlan = confirm if confirm is not None else self._ask
         self.env = env
         self.platform = platform
@@ -540,9 +590,13 @@ class ClientsView(QWidget):
             "keyring. You see every change before it is made."
         )
         self.remote_box.toggled.connect(self._on_remote_box_toggled)
+        self.signin_button = QPushButton("Sign &in…")
+        """Runs ``mcpguard remote login`` for a wrapped remote entry, so the client's next start needs no sign-in."""
+        self.signin_button.clicked.connect(self._on_signin_button_clicked)
         buttons = QHBoxLayout()
         buttons.addWidget(self.wrap_button)
         buttons.addWidget(self.unwrap_button)
+        buttons.addWidget(self.signin_button)
         buttons.addSpacing(8)
         buttons.addWidget(self.remote_box)
         buttons.addStretch(1)
@@ -857,6 +911,7 @@ class ClientsView(QWidget):
             else "Wrap every local server of this client that is not guarded yet (asks first)."
         )
         self.unwrap_all_button.setToolTip("Unwrap every guarded server of this client (asks first).")
+        self._show_signin_button(server)
         if server is not None:
             self.details.setHtml(self._server_html(server))
         elif client_id is not None:
@@ -939,6 +994,12 @@ class ClientsView(QWidget):
             f'<p style="margin:6px 0 0 0;"><b>Config file</b>: '
             f'<span style="font-family:{html.escape(mono)};">{to_html(display_path(s.config, self.env))}</span></p>',
         ]
+        if _bridge_name(s) is not None:
+            parts.append(
+                f'<p style="margin:8px 0 0 0; color:{colours.muted};">If it asks you to sign in, <b>Sign in…</b> '
+                "does it now, in your browser (<code>mcpguard remote login</code>): the token goes to the keyring, "
+                "where the client's next start finds it.</p>"
+            )
         return f'<div style="color:{colours.text};">{"".join(parts)}</div>'
 
     def _client_html(self, client_id: str, files: list[ConfigFile]) -> str:
@@ -1090,6 +1151,136 @@ class ClientsView(QWidget):
             parts.append(f"could not change {display_path(r.file.config.path, self.env)}: {message}")
         text = "; ".join(parts)
         return text[:1].upper() + text[1:] + "."
+
+    # -- signing in ---------------------------------------------------------------------------------
+
+    @property
+    def signing_in(self) -> bool:
+        """True while a sign-in started here runs."""
+        return self._signin is not None
+
+    def login_argv(self, key: ServerKey) -> list[str] | None:
+        """The command that signs in to a wrapped remote server from its entry; None for any other server.
+
+        ``--client`` is the entry's client, so login reads the options of this very entry even when
+        another client starts the server differently; ``--project`` names every project folder whose
+        configs the page read, so login sees what the page sees.
+        """
+        server = self._servers.get(key)
+        name = _bridge_name(server) if server is not None else None
+        if server is None or name is None:
+            return None
+        projects = sorted({str(c.project) for c in self.configs if c.project is not None})
+        argv = [*self.login_command, "remote", "login", name, "--client", server.client]
+        for project in projects:
+            argv += ["--project", project]
+        return argv
+
+    def sign_in(self, key: ServerKey) -> bool:
+        """Start the sign-in to a wrapped remote server; False when one already runs or the server has none.
+
+        The outcome comes later, on the page and as :attr:`signin_finished`; the GUI never waits for it.
+        """
+        if self._signin is not None:
+            return False
+        argv = self.login_argv(key)
+        if argv is None:
+            return False
+        name = reveal(_bridge_name(self._servers[key]) or "")
+        process = QProcess(self)
+        process.setProgram(argv[0])
+        process.setArguments(argv[1:])
+        process.setProcessEnvironment(self._signin_environment())
+        process.readyReadStandardError.connect(self._on_signin_stderr)
+        process.finished.connect(self._on_signin_finished)
+        process.errorOccurred.connect(self._on_signin_error)
+        self._signin, self._signin_name, self._signin_err = process, name, bytearray()
+        self._show_selection()
+        self._say(f"Signing in to {name}: finish in your browser.")
+        process.start()
+        process.closeWriteChannel()  # login reads nothing; a child that tried would get end-of-file, not hang
+        return True
+
+    def _signin_environment(self) -> QProcessEnvironment:
+        """The tray's environment, with this page's profile and the variables its configs were found by."""
+        env = QProcessEnvironment.systemEnvironment()
+        env.insert(HOME_ENV, str(self.paths.home))
+        if self.env is not None:
+            for var in _DISCOVERY_VARS:
+                env.remove(var)
+                if var in self.env:
+                    env.insert(var, self.env[var])
+        return env
+
+    def _show_signin_button(self, server: ServerEntry | None) -> None:
+        name = _bridge_name(server) if server is not None else None
+        self.signin_button.setEnabled(self._signin is None and name is not None)
+        if self._signin is not None:
+            tip = f"A sign-in to {self._signin_name} is under way: finish it in your browser."
+        elif name is not None and server is not None:
+            tip = (
+                f"Sign in to {reveal(name)} now, in your browser (mcpguard remote login), so that "
+                f"{client_name(server.client)}'s next start finds the token in the keyring."
+            )
+        else:
+            tip = "Only a remote server mcpguard bridges (wrapped with “Also guard remote servers”) has a sign-in."
+        self.signin_button.setToolTip(tip)
+
+    def _on_signin_button_clicked(self) -> None:
+        server = self._selected_server()
+        if server is not None:
+            self.sign_in(server.key)
+
+    def _on_signin_stderr(self) -> None:
+        """Keep login's progress lines for its outcome; say at once when the address must be opened by hand."""
+        process = self._signin
+        if process is None:
+            return
+        start = self._signin_err.rfind(b"\n") + 1  # a line that came in pieces is read once it is whole
+        self._signin_err += bytes(process.readAllStandardError().data())
+        end = self._signin_err.rfind(b"\n") + 1
+        for line in self._signin_err[start:end].decode("utf-8", "replace").splitlines():
+            text = line.strip().removeprefix(_SIGNIN_PREFIX)
+            if text.startswith(_NO_BROWSER):
+                self._say(shown_text(text[:1].upper() + text[1:]), error=True)  # no full stop: the address is copied
+
+    def _on_signin_error(self, error: QProcess.ProcessError) -> None:
+        """A login that could not even start sends no ``finished``: end the sign-in here."""
+        process = self._signin
+        if process is None or error != QProcess.ProcessError.FailedToStart:
+            return
+        why = _sentence(process.errorString())
+        self._end_signin(False, f"Not signed in to {self._signin_name}: mcpguard could not be started ({why}).")
+
+    def _on_signin_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        process = self._signin
+        if process is None:
+            return
+        self._signin_err += bytes(process.readAllStandardError().data())
+        out = bytes(process.readAllStandardOutput().data()).decode("utf-8", "replace")
+        name = self._signin_name
+        if status == QProcess.ExitStatus.NormalExit and code == 0:
+            lines = [line.strip() for line in out.splitlines() if line.strip()]
+            self._end_signin(True, " ".join(lines) or f"Signed in to {name}.")
+            return
+        errors = [line.strip() for line in self._signin_err.decode("utf-8", "replace").splitlines() if line.strip()]
+        if status != QProcess.ExitStatus.NormalExit:
+            why = "the sign-in stopped before it ended"
+        elif errors:
+            why = _sentence(errors[-1].removeprefix(_SIGNIN_PREFIX))
+        else:
+            why = f"mcpguard remote login ended with exit status {code}"
+        self._end_signin(False, f"Not signed in to {name}: {why}.")
+
+    def _end_signin(self, ok: bool, text: str) -> None:
+        """Show login's outcome (through the page's token filter: login never prints one, and it stays so)."""
+        process, name = self._signin, self._signin_name
+        self._signin = None
+        if process is not None:
+            process.deleteLater()
+        self._say(shown_text(text), error=not ok)
+        self._show_selection()
+        self.signin_finished.emit(name, ok)
 
     def _ask(self, plan: Plan) -> bool:
         dialog = PlanDialog(plan, self, env=self.env)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
@@ -307,6 +310,15 @@ def test_screenshot_renders(qtbot: QtBot, tmp_path: Path) -> None:
     assert remote.read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+def test_signin_screenshots_render(qtbot: QtBot, tmp_path: Path) -> None:
+    from tests.gui.screens.clients_signin_screen import render
+
+    selected, done = tmp_path / "clients-signin.png", tmp_path / "clients-signin-done.png"
+    render(selected, done)  # raises unless the sign-in ended with login's line on the page
+    assert selected.read_bytes().startswith(b"\x89PNG") and done.read_bytes().startswith(b"\x89PNG")
+
+
 def test_paths_under_home_are_written_with_a_tilde() -> None:
     env = {"HOME": "/home/ana"}
     assert display_path("/home/ana/.cursor/mcp.json", env) == "~/.cursor/mcp.json"
@@ -443,3 +455,193 @@ def test_literal_tokens_are_hidden_on_the_page_and_in_the_plan(
     assert "--api-key '[hidden: token]' --verbose" in dialog.commands.toPlainText()
     assert '"SEARCH_TOKEN": "[hidden: token]"' in dialog.diff_view.toPlainText()
     assert all(token not in page for token in tokens.values() for page in shown)
+
+
+# -- signing in to a wrapped remote server ------------------------------------------------------------
+
+SIGNIN_CURSOR = {
+    "mcpServers": {
+        "docs": {
+            "command": LAUNCHER,
+            "args": ["remote", "https://docs.example.com/mcp", "--name", "docs", "--client", "cursor"],
+        },
+        "linear": {"url": "https://mcp.linear.app/mcp"},
+        "notes": {"command": LAUNCHER, "args": ["run", "--name", "notes", "--client", "cursor", "--", "notes-mcp"]},
+        "fetch": {"command": "uvx", "args": ["mcp-server-fetch==2025.4.7"]},
+    }
+}
+
+FAKE_LOGIN = """\
+import json, os, pathlib, sys, time
+AUTHORIZE = "https://auth.example.com/authorize?response_type=code&state=x1"
+folder = pathlib.Path(sys.argv[1])
+(folder / "argv.json").write_text(json.dumps({"argv": sys.argv[2:], "home": os.environ.get("MCPGUARD_HOME")}))
+if (folder / "no-browser").exists():
+    print("mcpguard: no browser could be opened; open this address to sign in to docs: " + AUTHORIZE, file=sys.stderr)
+    sys.stderr.flush()
+deadline = time.monotonic() + 10
+while not (folder / "go").exists() and time.monotonic() < deadline:
+    time.sleep(0.02)
+print("mcpguard: docs: with the options of its entry in cursor", file=sys.stderr)
+if (folder / "fail").exists():
+    print("mcpguard: sign in to docs at docs.example.com in your browser", file=sys.stderr)
+    print("mcpguard: the authorization server refused ghp_A1b2C3d4E5A1b2C3d4E5A1b2C3d4E5F6g7H8", file=sys.stderr)
+    sys.exit(1)
+print("Signed in to docs at docs.example.com; the token is in the keyring.")
+"""
+
+
+class FakeLogin:
+    """A stand-in for ``python -m mcpguard``: records its arguments, waits for ``go``, prints login's outcome."""
+
+    def __init__(self, folder: Path, *, fail: bool = False, wait: bool = False) -> None:
+        folder.mkdir()
+        self.folder = folder
+        script = folder / "fake_login.py"
+        script.write_text(FAKE_LOGIN, encoding="utf-8")
+        self.command = [sys.executable, str(script), str(folder)]
+        if fail:
+            (folder / "fail").touch()
+        if not wait:
+            self.go()
+
+    def go(self) -> None:
+        (self.folder / "go").touch()
+
+    def seen(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.folder / "argv.json").read_text(encoding="utf-8"))
+        return data
+
+
+def _signin_view(qtbot: QtBot, machine: Machine, app_paths: AppPaths, login: FakeLogin) -> ClientsView:
+    config = machine.path(CURSOR)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps(SIGNIN_CURSOR, indent=2), encoding="utf-8")
+    view = ClientsView(app_paths, confirm=Answers(), platform="linux", launcher=[LAUNCHER], login_command=login.command)
+    qtbot.addWidget(view)
+    view.refresh()
+    return view
+
+
+def test_sign_in_is_offered_only_for_a_wrapped_remote_server(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths, tmp_path: Path
+) -> None:
+    view = _signin_view(qtbot, machine, app_paths, FakeLogin(tmp_path / "login"))
+    assert not view.signin_button.isEnabled()  # nothing selected
+    enabled = {}
+    for name in ("docs", "linear", "notes", "fetch"):
+        _select(view, "Cursor", name)
+        enabled[name] = view.signin_button.isEnabled()
+    assert enabled == {"docs": True, "linear": False, "notes": False, "fetch": False}
+    _select(view, "Cursor", "docs")
+    assert "mcpguard remote login" in view.signin_button.toolTip()
+    assert "Sign in… does it now, in your browser" in view.details.toPlainText()
+    _select(view, "Cursor", "linear")
+    assert "Only a remote server mcpguard bridges" in view.signin_button.toolTip()
+    view.tree.setCurrentItem(_top(view)["Cursor"])
+    assert not view.signin_button.isEnabled()
+
+
+def test_sign_in_runs_login_for_the_entry_without_blocking_and_shows_its_line(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths, tmp_path: Path
+) -> None:
+    login = FakeLogin(tmp_path / "login", wait=True)
+    view = _signin_view(qtbot, machine, app_paths, login)
+    _select(view, "Cursor", "docs")
+    docs = view._selected_server()
+    assert docs is not None
+    expected = [*login.command, "remote", "login", "docs", "--client", "cursor"]
+    assert view.login_argv(docs.key) == expected
+
+    view.signin_button.click()  # returns at once: the login waits for "go"
+    assert view.signing_in and not view.signin_button.isEnabled()
+    assert view.message.text() == "Signing in to docs: finish in your browser."
+    assert "under way" in view.signin_button.toolTip()
+    assert not view.sign_in(docs.key)  # a second click does nothing
+    _select(view, "Cursor", "linear")
+    _select(view, "Cursor", "docs")
+    assert not view.signin_button.isEnabled()  # still under way, whatever is selected
+
+    with qtbot.waitSignal(view.signin_finished, timeout=10000) as finished:
+        login.go()
+    assert finished.args == ["docs", True]
+    assert login.seen() == {"argv": expected[len(login.command) :], "home": str(app_paths.home)}
+    assert view.message.text() == "Signed in to docs at docs.example.com; the token is in the keyring."
+    assert DANGER not in view.message.styleSheet()
+    assert not view.signing_in and view.signin_button.isEnabled()
+
+
+def test_a_failed_sign_in_shows_why_in_the_error_colour(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths, tmp_path: Path
+) -> None:
+    login = FakeLogin(tmp_path / "login", fail=True)
+    view = _signin_view(qtbot, machine, app_paths, login)
+    _select(view, "Cursor", "docs")
+    with qtbot.waitSignal(view.signin_finished, timeout=10000) as finished:
+        view.signin_button.click()
+    assert finished.args == ["docs", False]
+    text = view.message.text()
+    assert text == "Not signed in to docs: the authorization server refused [hidden: token]."  # its last line
+    assert "ghp_" not in text, "a token-shaped value is hidden even if login printed one"
+    assert DANGER in view.message.styleSheet()
+    assert view.signin_button.isEnabled()  # another try is possible
+
+
+def test_an_address_to_open_by_hand_is_shown_while_login_waits(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths, tmp_path: Path
+) -> None:
+    login = FakeLogin(tmp_path / "login", wait=True)
+    (login.folder / "no-browser").touch()
+    view = _signin_view(qtbot, machine, app_paths, login)
+    _select(view, "Cursor", "docs")
+    view.signin_button.click()
+    qtbot.waitUntil(lambda: view.message.text().startswith("No browser could be opened"), timeout=10000)
+    address = "https://auth.example.com/authorize?response_type=code&state=x1"
+    assert view.message.text().endswith(f"to sign in to docs: {address}"), "no full stop after it: it is copied"
+    assert DANGER in view.message.styleSheet()
+    assert view.signing_in
+    with qtbot.waitSignal(view.signin_finished, timeout=10000):
+        login.go()
+    assert view.message.text().startswith("Signed in to docs")
+
+
+def test_a_login_that_cannot_start_is_said(qtbot: QtBot, machine: Machine, app_paths: AppPaths, tmp_path: Path) -> None:
+    login = FakeLogin(tmp_path / "login")
+    login.command = [str(tmp_path / "no-such-python")]
+    view = _signin_view(qtbot, machine, app_paths, login)
+    _select(view, "Cursor", "docs")
+    with qtbot.waitSignal(view.signin_finished, timeout=10000):
+        view.signin_button.click()
+    assert view.message.text().startswith("Not signed in to docs: mcpguard could not be started (")
+    assert DANGER in view.message.styleSheet() and view.signin_button.isEnabled()
+
+
+@pytest.mark.integration
+def test_sign_in_with_the_real_login_against_an_oauth_server(
+    qtbot: QtBot, machine: Machine, app_paths: AppPaths, oauth_server: str, signin_environ: dict[str, str]
+) -> None:
+    from mcpguard.clients.entries import remote_wrapped_argv, shim_launcher
+
+    command, args = remote_wrapped_argv(shim_launcher(), "cursor", "secured", oauth_server, ["X-Team=platform"])
+    config = machine.path(CURSOR)
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"mcpServers": {"secured": {"command": command, "args": args}}}), encoding="utf-8")
+    view = ClientsView(app_paths, confirm=Answers(), platform="linux")
+    qtbot.addWidget(view)
+    view.refresh()
+    _select(view, "Cursor", "secured")
+
+    with qtbot.waitSignal(view.signin_finished, timeout=60000) as finished:
+        view.signin_button.click()
+    assert finished.args == ["secured", True], view.message.text()
+    assert view.message.text() == "Signed in to secured at 127.0.0.1; the token is in the keyring."
+    browser_log = Path(signin_environ["FAKE_BROWSER_LOG"])
+    assert len(browser_log.read_text().splitlines()) == 1
+    keyring = json.loads(Path(signin_environ["FILE_KEYRING_PATH"]).read_text())
+    tokens = json.loads(next(v for k, v in keyring.items() if k.endswith("remote/secured/OAUTH_TOKENS")))
+    assert tokens["access_token"] not in view.message.text() + view.details.toHtml()
+
+    with qtbot.waitSignal(view.signin_finished, timeout=60000):
+        view.signin_button.click()
+    assert view.message.text() == "Already signed in to secured at 127.0.0.1: the token in the keyring works."
+    assert len(browser_log.read_text().splitlines()) == 1
