@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from mcpguard.paths import AppPaths
     from mcpguard.pinning.store import ItemView, ServerRecord, Store
+    from mcpguard.remote.options import Options
 
 DEFAULT_CLIENT = "unknown"
 ITEM_KINDS = ("tool", "prompt", "resource_template")
@@ -859,8 +860,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # -- remote ----------------------------------------------------------------------------------------
 
 
-def _parse_remote(args: list[str]) -> dict[str, Any] | None:
-    """``URL --name N [options]`` without argparse; None sends anything else to argparse.
+def _parse_remote(args: list[str]) -> tuple[Options, str] | None:
+    """``URL --name N [options]`` without argparse: the options and ``--client``; None sends anything else to argparse.
 
     A bridge is started by the client for every remote server, every time it starts, and building
     the full parser (argparse, shutil for the help's width, the settings) costs some 15 ms of CPU
@@ -875,28 +876,31 @@ def _parse_remote(args: list[str]) -> dict[str, Any] | None:
     if isinstance(found, str) or found[0].url in ("logout", "login"):
         return None
     options, client = found
-    return {
-        **options._asdict(),
-        "header": list(options.headers),
-        "client": client if client is not None else DEFAULT_CLIENT,
-    }
+    return options, client if client is not None else DEFAULT_CLIENT
 
 
-def _remote(options: dict[str, Any]) -> int:
-    """Start the bridge with the options of :func:`_parse_remote` (or argparse's, by the same names)."""
+def _remote_options(args: argparse.Namespace, url: str | None = None) -> Options:
+    """The bridge options argparse read (``url`` instead of ``args.url`` for ``login URL``)."""
+    from mcpguard.remote.options import Options
+
+    return Options(
+        url if url is not None else args.url,
+        args.name,
+        tuple(args.header),
+        args.timeout,
+        args.scope,
+        args.client_id,
+        args.client_metadata_url,
+        args.trust_issuer,
+    )
+
+
+def _remote(found: tuple[Options, str]) -> int:
+    """Start the bridge with these options, launched by this AI client."""
     from mcpguard.remote.bridge import main as remote_main
 
-    return remote_main(
-        options["url"],
-        name=options["name"],
-        client=options["client"],
-        headers=options["header"],
-        timeout=options["timeout"],
-        scope=options.get("scope"),
-        client_id=options.get("client_id"),
-        client_metadata_url=options.get("client_metadata_url"),
-        trust_issuer=options.get("trust_issuer"),
-    )
+    options, client = found
+    return remote_main(options, client=client)
 
 
 def _cmd_remote(args: argparse.Namespace) -> int:
@@ -913,7 +917,7 @@ def _cmd_remote(args: argparse.Namespace) -> int:
     if args.logout_name is not None or not args.name or args.project:
         print("mcpguard: usage: mcpguard remote URL --name NAME [options]", file=sys.stderr)
         return 2
-    return _remote(vars(args))
+    return _remote((_remote_options(args), args.client))
 
 
 _BRIDGE_ONLY = ("header", "timeout", "scope", "client_id", "client_metadata_url", "trust_issuer")
@@ -930,19 +934,7 @@ def _remote_login(args: argparse.Namespace) -> int:
         if not args.name or args.project:
             print("mcpguard: usage: mcpguard remote login URL --name NAME [options]", file=sys.stderr)
             return 2
-        from mcpguard.remote.options import Options
-
-        options = Options(
-            target,
-            args.name,
-            tuple(args.header),
-            args.timeout,
-            args.scope,
-            args.client_id,
-            args.client_metadata_url,
-            args.trust_issuer,
-        )
-        return login.sign_in(options, client)
+        return login.sign_in(_remote_options(args, url=target), client)
     name = target or args.name
     if not name or (target and args.name) or any(getattr(args, key) not in (None, []) for key in _BRIDGE_ONLY):
         print(

@@ -169,17 +169,6 @@ def test_settings_list_shows_every_setting_with_its_default(capsys: pytest.Captu
 
 
 URL = "https://mcp.example/mcp"
-REMOTE_FIELDS = (
-    "url",
-    "name",
-    "client",
-    "header",
-    "timeout",
-    "scope",
-    "client_id",
-    "client_metadata_url",
-    "trust_issuer",
-)
 
 
 @pytest.mark.parametrize(
@@ -197,9 +186,9 @@ def test_remote_fast_path_reads_what_argparse_reads(argv: list[str]) -> None:
     from mcpguard import cli
 
     fast = cli._parse_remote(argv)
-    full = vars(cli._parser().parse_args(["remote", *argv]))
+    full = cli._parser().parse_args(["remote", *argv])
     assert fast is not None
-    assert {k: fast.get(k) for k in REMOTE_FIELDS} == {k: full[k] for k in REMOTE_FIELDS}
+    assert fast == (cli._remote_options(full), full.client)
 
 
 @pytest.mark.parametrize(
@@ -238,8 +227,8 @@ def test_remote_start_builds_no_argument_parser() -> None:
     probe = (
         "import sys, json\n"
         "import mcpguard.remote.bridge as bridge\n"
-        "def report(url, **options):\n"
-        "    print(json.dumps({'url': url, 'options': options, 'modules': sorted(sys.modules)}))\n"
+        "def report(options, *, client):\n"
+        "    print(json.dumps({'url': options.url, 'options': options._asdict(), 'modules': sorted(sys.modules)}))\n"
         "    return 0\n"
         "bridge.main = report\n"
         "from mcpguard.cli import main\n"

@@ -446,19 +446,11 @@ def prepare(options: Options) -> Remote | str:
     return Remote(options, endpoint, extra, paths)
 
 
-def main(
-    url: str,
-    *,
-    name: str,
-    client: str,
-    headers: Sequence[str] = (),
-    timeout: float | None = None,
-    scope: str | None = None,
-    client_id: str | None = None,
-    client_metadata_url: str | None = None,
-    trust_issuer: str | None = None,
-) -> int:
+def main(options: Options, *, client: str) -> int:
     """``mcpguard remote``: check the options, set the guard up, relay; returns the exit status.
+
+    ``client`` is the AI client that launched the bridge (``--client``): with the server's name it
+    keys the pins, the log and the sign-in offers.
 
     OAuth (:mod:`mcpguard.remote.oauth`) answers the server's 401s unless the user passed an
     ``Authorization`` header of their own. ``--trust-issuer`` is part of the pinned identity: an
@@ -466,7 +458,7 @@ def main(
     changed URL does. So is the authorization server, once it is known: from the stored tokens at
     start (else as last recorded), then from every discovery.
     """
-    options = Options(url, name, tuple(headers), timeout, scope, client_id, client_metadata_url, trust_issuer)
+    name, trust_issuer = options.name, options.trust_issuer
     remote = prepare(options)
     if isinstance(remote, str):
         print(f"mcpguard: {remote}", file=sys.stderr)
